@@ -1,0 +1,44 @@
+# The two commands of the README: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt | md5sum | cut -c1-12)
+
+# Test services at their default local addresses; override from the environment.
+TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/spaceiq)
+TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
+TEST_BROKER_URL ?= $(or $(CELERY_BROKER_URL),redis://127.0.0.1:6379/1)
+
+.PHONY: run test install lint conformance bench lock clean
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Demo mode: SQLite in var/, tasks in-process, emails printed.
+run: install
+	@export SPACEIQ_DEMO=1 DJANGO_DEBUG=1; \
+	$(PY) manage.py migrate --noinput -v0 && \
+	$(PY) manage.py createcachetable && \
+	$(PY) manage.py seed_demo && \
+	echo "Console: http://127.0.0.1:8000/" && \
+	exec $(PY) manage.py runserver 127.0.0.1:8000
+
+test: install
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+	DJANGO_SECRET_KEY=test-secret-key-not-for-production \
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+lock:
+	$(PY) -m pip freeze --exclude-editable | sed '1i # Exact pins of everything the app, its tests and its tools install (make lock regenerates).' > requirements.txt
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache

@@ -1,0 +1,51 @@
+"""Recording audit events. Called only from inside services, in their transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from directory.models import AuditEvent, Tenant
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is making a change, and from where.
+
+    ``label`` is what admins read in the audit log: an admin's name and email,
+    or "Microsoft Entra ID (token siq_scim_abcd…)".
+    """
+
+    label: str
+    person_id: Any = None
+    source_ip: str | None = None
+    request_id: str = ""
+
+    @classmethod
+    def system(cls, what: str = "SpaceIQ") -> Actor:
+        return cls(label=what)
+
+
+def audit_event_record(
+    *,
+    tenant: Tenant | int,
+    actor: Actor,
+    action: str,
+    target_type: str = "",
+    target_id: Any = "",
+    target_label: str = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
+    return AuditEvent.objects.create(
+        tenant_id=tenant_id,
+        actor_label=actor.label[:255],
+        actor_person_id=actor.person_id,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id) if target_id else "",
+        target_label=(target_label or "")[:512],
+        details=details or {},
+        source_ip=actor.source_ip,
+        request_id=actor.request_id[:64],
+    )

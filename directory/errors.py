@@ -1,0 +1,25 @@
+"""Errors the directory services raise; callers translate them (SCIM, forms)."""
+
+from __future__ import annotations
+
+
+class DirectoryError(Exception):
+    """A change the directory refused; nothing was written."""
+
+
+class UniquenessConflict(DirectoryError):
+    def __init__(self, attribute: str, value: str) -> None:
+        self.attribute = attribute
+        self.value = value
+        super().__init__(f"{attribute} {value!r} is already in use in this directory.")
+
+
+class InvalidValue(DirectoryError):
+    def __init__(self, attribute: str, message: str) -> None:
+        self.attribute = attribute
+        super().__init__(f"{attribute}: {message}")
+
+
+class LastAdminError(DirectoryError):
+    def __init__(self) -> None:
+        super().__init__("The last admin of a tenant cannot lose the admin role.")

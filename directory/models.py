@@ -1,0 +1,206 @@
+"""The directory: tenants, the people in them, their groups, and the audit trail.
+
+A ``Person`` is both a console user (an admin signs in as one) and a record
+provisioned by an identity provider. SCIM values are stored exactly as sent so
+they can be returned verbatim: single-valued attributes in their own columns,
+multi-valued ones (emails, phone numbers, addresses, ...) as JSON lists.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class Tenant(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=63, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Source(models.TextChoices):
+    SCIM = "scim", "SCIM"
+    CONSOLE = "console", "Console"
+    SEED = "seed", "Seed"
+
+
+class PersonManager(BaseUserManager["Person"]):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username: str) -> Person:
+        # Sign-in resolves people through directory.auth_backend; this exists
+        # for Django's own tooling and is ambiguous across tenants by design.
+        return self.get(user_name__iexact=username)
+
+
+class Person(AbstractBaseUser):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="people")
+    user_name = models.CharField(max_length=255)
+    external_id = models.CharField(max_length=255, null=True, blank=True)
+
+    name_formatted = models.CharField(max_length=512, null=True, blank=True)
+    given_name = models.CharField(max_length=255, null=True, blank=True)
+    family_name = models.CharField(max_length=255, null=True, blank=True)
+    middle_name = models.CharField(max_length=255, null=True, blank=True)
+    honorific_prefix = models.CharField(max_length=64, null=True, blank=True)
+    honorific_suffix = models.CharField(max_length=64, null=True, blank=True)
+    display_name = models.CharField(max_length=512, null=True, blank=True)
+    nick_name = models.CharField(max_length=255, null=True, blank=True)
+    profile_url = models.CharField(max_length=1024, null=True, blank=True)
+    title = models.CharField(max_length=255, null=True, blank=True)
+    user_type = models.CharField(max_length=255, null=True, blank=True)
+    preferred_language = models.CharField(max_length=64, null=True, blank=True)
+    locale = models.CharField(max_length=64, null=True, blank=True)
+    timezone = models.CharField(max_length=64, null=True, blank=True)
+
+    # Multi-valued attributes, each a list of objects exactly as sent.
+    emails = models.JSONField(default=list, blank=True)
+    phone_numbers = models.JSONField(default=list, blank=True)
+    addresses = models.JSONField(default=list, blank=True)
+    ims = models.JSONField(default=list, blank=True)
+    photos = models.JSONField(default=list, blank=True)
+    entitlements = models.JSONField(default=list, blank=True)
+    roles = models.JSONField(default=list, blank=True)
+    x509_certificates = models.JSONField(default=list, blank=True)
+    # Denormalised from ``emails`` for indexed lookups (Entra matches on
+    # emails[type eq "work"].value); maintained by the services.
+    work_email = models.CharField(max_length=320, null=True, blank=True)
+
+    # Enterprise extension (RFC 7643 §4.3).
+    employee_number = models.CharField(max_length=255, null=True, blank=True)
+    cost_center = models.CharField(max_length=255, null=True, blank=True)
+    organization = models.CharField(max_length=255, null=True, blank=True)
+    division = models.CharField(max_length=255, null=True, blank=True)
+    department = models.CharField(max_length=255, null=True, blank=True)
+    manager = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+    )
+
+    is_active = models.BooleanField(default=True)
+    is_tenant_admin = models.BooleanField(default=False)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.CONSOLE)
+    created = models.DateTimeField(auto_now_add=True)
+    last_modified = models.DateTimeField(auto_now=True)
+    # Bumped by every service write; exposed as SCIM meta.version (W/"<n>").
+    version = models.PositiveIntegerField(default=1)
+
+    objects = PersonManager()
+
+    USERNAME_FIELD = "user_name"
+    EMAIL_FIELD = "work_email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["created", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                "tenant", Lower("user_name"), name="person_user_name_unique_per_tenant_ci"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "external_id"], name="person_tenant_external_id"),
+            models.Index("tenant", Lower("work_email"), name="person_tenant_work_email_ci"),
+            models.Index(fields=["tenant", "created", "id"], name="person_tenant_created"),
+            models.Index(fields=["tenant", "is_active"], name="person_tenant_active"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name or self.user_name
+
+    @property
+    def label(self) -> str:
+        """The best human name we have, for the console and audit trail."""
+        if self.display_name:
+            return self.display_name
+        parts = [p for p in (self.given_name, self.family_name) if p]
+        return " ".join(parts) if parts else self.user_name
+
+    @property
+    def primary_email(self) -> str | None:
+        for email in self.emails or []:
+            if isinstance(email, dict) and email.get("primary") in (True, "True", "true"):
+                return email.get("value")
+        if self.work_email:
+            return self.work_email
+        for email in self.emails or []:
+            if isinstance(email, dict) and email.get("value"):
+                return email["value"]
+        return self.user_name if "@" in self.user_name else None
+
+
+class Group(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="groups")
+    display_name = models.CharField(max_length=255)
+    external_id = models.CharField(max_length=255, null=True, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.CONSOLE)
+    created = models.DateTimeField(auto_now_add=True)
+    last_modified = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=1)
+    members = models.ManyToManyField(Person, through="Membership", related_name="member_of")
+
+    class Meta:
+        ordering = ["created", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                "tenant", Lower("display_name"), name="group_display_name_unique_per_tenant_ci"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "external_id"], name="group_tenant_external_id"),
+            models.Index(fields=["tenant", "created", "id"], name="group_tenant_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class Membership(models.Model):
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="memberships")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("group", "person", name="membership_unique"),
+        ]
+
+
+class AuditEvent(models.Model):
+    """One thing that happened, written in the transaction of the change itself.
+
+    Append-only: nothing updates or deletes rows except the retention purge.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="audit_events")
+    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor_label = models.CharField(max_length=255)
+    actor_person_id = models.UUIDField(null=True, blank=True)
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=32, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=512, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-occurred_at"], name="audit_tenant_time"),
+            models.Index(fields=["tenant", "target_id"], name="audit_tenant_target"),
+            models.Index(fields=["tenant", "action"], name="audit_tenant_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_label}"

@@ -1,0 +1,419 @@
+"""Every write to the directory goes through these functions.
+
+Each one runs in a transaction, records its audit event in that same
+transaction, and leaves nothing behind when it raises.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from directory.audit import Actor, audit_event_record
+from directory.errors import InvalidValue, LastAdminError, UniquenessConflict
+from directory.models import Group, Membership, Person, Source, Tenant
+
+# Attributes a caller may set through person_create / person_update.
+PERSON_ATTRIBUTES: frozenset[str] = frozenset(
+    {
+        "user_name", "external_id", "name_formatted", "given_name", "family_name", "middle_name",
+        "honorific_prefix", "honorific_suffix", "display_name", "nick_name", "profile_url", "title",
+        "user_type", "preferred_language", "locale", "timezone", "emails", "phone_numbers",
+        "addresses", "ims", "photos", "entitlements", "roles", "x509_certificates",
+        "employee_number", "cost_center", "organization", "division", "department", "manager_id",
+        "is_active",
+    }
+)
+_STRING_LIMITS: dict[str, int] = {
+    f.name if not f.is_relation else f.attname: f.max_length
+    for f in Person._meta.concrete_fields
+    if getattr(f, "max_length", None) and f.name != "password"
+}
+_LIST_ATTRIBUTES = frozenset(
+    {"emails", "phone_numbers", "addresses", "ims", "photos", "entitlements", "roles", "x509_certificates"}
+)
+
+def _work_email(emails: list[Any]) -> str | None:
+    """The value of the first email typed "work" (what Entra matches on)."""
+    for email in emails or []:
+        if isinstance(email, dict) and str(email.get("type", "")).lower() == "work":
+            value = email.get("value")
+            return str(value)[:320] if value is not None else None
+    return None
+
+
+def _validate_person_values(values: Mapping[str, Any]) -> None:
+    unknown = set(values) - PERSON_ATTRIBUTES
+    if unknown:
+        raise InvalidValue(", ".join(sorted(unknown)), "not a person attribute")
+    for name, value in values.items():
+        if name in _LIST_ATTRIBUTES:
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                raise InvalidValue(name, "must be a list of objects")
+        elif name == "is_active":
+            if not isinstance(value, bool):
+                raise InvalidValue(name, "must be a boolean")
+        elif name == "manager_id":
+            continue
+        elif value is not None:
+            if not isinstance(value, str):
+                raise InvalidValue(name, "must be a string")
+            limit = _STRING_LIMITS.get(name)
+            if limit and len(value) > limit:
+                raise InvalidValue(name, f"must be at most {limit} characters")
+            if "\x00" in value:
+                raise InvalidValue(name, "must not contain NUL characters")
+    if "user_name" in values and not (values["user_name"] or "").strip():
+        raise InvalidValue("user_name", "is required")
+
+
+def _check_manager(tenant_id: int, person_id: Any, manager_id: Any) -> None:
+    if manager_id is None:
+        return
+    if person_id is not None and str(manager_id) == str(person_id):
+        raise InvalidValue("manager", "a person cannot be their own manager")
+    if not Person.objects.filter(tenant_id=tenant_id, pk=manager_id).exists():
+        raise InvalidValue("manager", f"no person with id {manager_id} in this directory")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+@transaction.atomic
+def person_create(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    user_name: str,
+    source: str = Source.CONSOLE,
+    password: str | None = None,
+    is_tenant_admin: bool = False,
+    **attributes: Any,
+) -> Person:
+    values = {"user_name": user_name, **attributes}
+    _validate_person_values(values)
+    _check_manager(tenant.pk, None, values.get("manager_id"))
+    person = Person(tenant=tenant, source=source, is_tenant_admin=is_tenant_admin, **values)
+    person.work_email = _work_email(person.emails)
+    if password:
+        person.set_password(password)
+    else:
+        person.set_unusable_password()
+    try:
+        with transaction.atomic():
+            person.save(force_insert=True)
+    except IntegrityError:
+        raise UniquenessConflict("userName", user_name) from None
+    audit_event_record(
+        tenant=tenant,
+        actor=actor,
+        action="person.created",
+        target_type="person",
+        target_id=person.pk,
+        target_label=person.user_name,
+        details={"source": source, "attributes": sorted(k for k, v in values.items() if v not in (None, [], ""))},
+    )
+    if is_tenant_admin:
+        audit_event_record(
+            tenant=tenant, actor=actor, action="admin_role.granted", target_type="person",
+            target_id=person.pk, target_label=person.user_name,
+        )
+    return person
+
+
+@transaction.atomic
+def person_update(*, person: Person, actor: Actor, changes: Mapping[str, Any]) -> Person:
+    """Apply ``changes`` (attribute → new value); records only what really changed."""
+    _validate_person_values(changes)
+    if "manager_id" in changes:
+        _check_manager(person.tenant_id, person.pk, changes["manager_id"])
+    diff: dict[str, dict[str, Any]] = {}
+    for name, new in changes.items():
+        old = getattr(person, name)
+        if _jsonable(old) != _jsonable(new) or (name == "manager_id" and str(old) != str(new)):
+            diff[name] = {"old": _jsonable(old), "new": _jsonable(new)}
+            setattr(person, name, new)
+    if not diff:
+        return person
+    if "emails" in diff:
+        person.work_email = _work_email(person.emails)
+    person.version = (person.version or 0) + 1
+    update_fields = [*diff, "version", "last_modified"]
+    if "emails" in diff:
+        update_fields.append("work_email")
+    try:
+        with transaction.atomic():
+            person.save(update_fields=update_fields)
+    except IntegrityError:
+        raise UniquenessConflict("userName", changes.get("user_name", person.user_name)) from None
+    active_change = diff.pop("is_active", None)
+    if diff:
+        audit_event_record(
+            tenant=person.tenant_id, actor=actor, action="person.updated", target_type="person",
+            target_id=person.pk, target_label=person.user_name, details={"changes": diff},
+        )
+    if active_change is not None:
+        audit_event_record(
+            tenant=person.tenant_id, actor=actor,
+            action="person.reactivated" if active_change["new"] else "person.deactivated",
+            target_type="person", target_id=person.pk, target_label=person.user_name,
+        )
+    return person
+
+
+def person_deactivate(*, person: Person, actor: Actor) -> Person:
+    return person_update(person=person, actor=actor, changes={"is_active": False})
+
+
+def person_reactivate(*, person: Person, actor: Actor) -> Person:
+    return person_update(person=person, actor=actor, changes={"is_active": True})
+
+
+@transaction.atomic
+def person_delete(*, person: Person, actor: Actor) -> None:
+    if person.is_tenant_admin and not _other_admins(person).exists():
+        raise LastAdminError()
+    person_id, label, tenant_id = person.pk, person.user_name, person.tenant_id
+    group_count = Membership.objects.filter(person_id=person_id).count()
+    Person.objects.filter(pk=person_id).delete()
+    audit_event_record(
+        tenant=tenant_id, actor=actor, action="person.deleted", target_type="person",
+        target_id=person_id, target_label=label, details={"memberships_removed": group_count},
+    )
+
+
+def _other_admins(person: Person):
+    return Person.objects.filter(
+        tenant_id=person.tenant_id, is_tenant_admin=True, is_active=True
+    ).exclude(pk=person.pk)
+
+
+@transaction.atomic
+def admin_role_grant(*, person: Person, actor: Actor) -> Person:
+    if person.is_tenant_admin:
+        return person
+    Person.objects.filter(pk=person.pk).update(is_tenant_admin=True, version=F("version") + 1)
+    person.is_tenant_admin = True
+    audit_event_record(
+        tenant=person.tenant_id, actor=actor, action="admin_role.granted", target_type="person",
+        target_id=person.pk, target_label=person.user_name,
+    )
+    return person
+
+
+@transaction.atomic
+def admin_role_revoke(*, person: Person, actor: Actor) -> Person:
+    if not person.is_tenant_admin:
+        return person
+    # Lock the tenant's admins so two admins removing each other at once
+    # cannot leave the tenant with none.
+    list(Person.objects.select_for_update().filter(tenant_id=person.tenant_id, is_tenant_admin=True))
+    if not _other_admins(person).exists():
+        raise LastAdminError()
+    Person.objects.filter(pk=person.pk).update(is_tenant_admin=False, version=F("version") + 1)
+    person.is_tenant_admin = False
+    audit_event_record(
+        tenant=person.tenant_id, actor=actor, action="admin_role.revoked", target_type="person",
+        target_id=person.pk, target_label=person.user_name,
+    )
+    return person
+
+
+# --- Groups -------------------------------------------------------------------
+
+
+def _validate_group_name(display_name: Any) -> str:
+    if not isinstance(display_name, str) or not display_name.strip():
+        raise InvalidValue("displayName", "is required")
+    if len(display_name) > 255:
+        raise InvalidValue("displayName", "must be at most 255 characters")
+    if "\x00" in display_name:
+        raise InvalidValue("displayName", "must not contain NUL characters")
+    return display_name
+
+
+def _validate_external_id(external_id: Any) -> str | None:
+    if external_id is not None and (not isinstance(external_id, str) or len(external_id) > 255):
+        raise InvalidValue("externalId", "must be a string of at most 255 characters")
+    return external_id
+
+
+@transaction.atomic
+def group_create(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    display_name: str,
+    external_id: str | None = None,
+    source: str = Source.CONSOLE,
+    member_ids: Iterable[Any] = (),
+) -> Group:
+    group = Group(
+        tenant=tenant,
+        display_name=_validate_group_name(display_name),
+        external_id=_validate_external_id(external_id),
+        source=source,
+    )
+    try:
+        with transaction.atomic():
+            group.save(force_insert=True)
+    except IntegrityError:
+        raise UniquenessConflict("displayName", display_name) from None
+    audit_event_record(
+        tenant=tenant, actor=actor, action="group.created", target_type="group",
+        target_id=group.pk, target_label=group.display_name,
+    )
+    member_ids = list(member_ids)
+    if member_ids:
+        group_members_add(group=group, actor=actor, person_ids=member_ids, bump_version=False)
+    return group
+
+
+@transaction.atomic
+def group_update(
+    *, group: Group, actor: Actor, display_name: str | None = None, external_id: Any = ...
+) -> Group:
+    """Rename a group and/or change its externalId; members are untouched."""
+    changes: dict[str, dict[str, Any]] = {}
+    if display_name is not None and display_name != group.display_name:
+        changes["displayName"] = {"old": group.display_name, "new": _validate_group_name(display_name)}
+        group.display_name = display_name
+    if external_id is not ... and external_id != group.external_id:
+        changes["externalId"] = {"old": group.external_id, "new": _validate_external_id(external_id)}
+        group.external_id = external_id
+    if not changes:
+        return group
+    group.version += 1
+    try:
+        with transaction.atomic():
+            group.save(update_fields=["display_name", "external_id", "version", "last_modified"])
+    except IntegrityError:
+        raise UniquenessConflict("displayName", display_name or "") from None
+    audit_event_record(
+        tenant=group.tenant_id, actor=actor,
+        action="group.renamed" if "displayName" in changes else "group.updated",
+        target_type="group", target_id=group.pk, target_label=group.display_name,
+        details={"changes": changes},
+    )
+    return group
+
+
+def group_rename(*, group: Group, actor: Actor, display_name: str) -> Group:
+    return group_update(group=group, actor=actor, display_name=display_name)
+
+
+@transaction.atomic
+def group_delete(*, group: Group, actor: Actor) -> None:
+    group_id, label, tenant_id = group.pk, group.display_name, group.tenant_id
+    Group.objects.filter(pk=group_id).delete()
+    audit_event_record(
+        tenant=tenant_id, actor=actor, action="group.deleted", target_type="group",
+        target_id=group_id, target_label=label,
+    )
+
+
+def _tenant_person_ids(tenant_id: int, person_ids: Iterable[Any]) -> list[uuid.UUID]:
+    wanted: set[uuid.UUID] = set()
+    for raw in person_ids:
+        try:
+            wanted.add(raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw)))
+        except (ValueError, AttributeError, TypeError):
+            raise InvalidValue("members", f"no person with id {raw} in this directory") from None
+    found = set(Person.objects.filter(tenant_id=tenant_id, pk__in=wanted).values_list("pk", flat=True))
+    missing = wanted - found
+    if missing:
+        raise InvalidValue("members", f"no person with id {sorted(map(str, missing))[0]} in this directory")
+    return sorted(found)
+
+
+def _touch_group(group: Group) -> None:
+    now = timezone.now()
+    Group.objects.filter(pk=group.pk).update(version=F("version") + 1, last_modified=now)
+    group.version += 1
+    group.last_modified = now
+
+
+@transaction.atomic
+def group_members_add(
+    *, group: Group, actor: Actor, person_ids: Iterable[Any], bump_version: bool = True
+) -> list[uuid.UUID]:
+    """Add people to a group; already-present members are left alone.
+
+    One bulk insert with ON CONFLICT DO NOTHING, so concurrent additions to the
+    same group never lose each other's members.
+    """
+    ids = _tenant_person_ids(group.tenant_id, person_ids)
+    if not ids:
+        return []
+    existing = set(
+        Membership.objects.filter(group_id=group.pk, person_id__in=ids).values_list("person_id", flat=True)
+    )
+    new_ids = [pid for pid in ids if pid not in existing]
+    if not new_ids:
+        return []
+    Membership.objects.bulk_create(
+        [Membership(group_id=group.pk, person_id=pid) for pid in new_ids], ignore_conflicts=True
+    )
+    if bump_version:
+        _touch_group(group)
+    audit_event_record(
+        tenant=group.tenant_id, actor=actor, action="group.members_added", target_type="group",
+        target_id=group.pk, target_label=group.display_name,
+        details={"members": [str(pid) for pid in new_ids]},
+    )
+    return new_ids
+
+
+@transaction.atomic
+def group_members_remove(
+    *, group: Group, actor: Actor, person_ids: Iterable[Any] | None = None
+) -> list[uuid.UUID]:
+    """Remove the given people from a group, or everyone when ``person_ids`` is None."""
+    memberships = Membership.objects.filter(group_id=group.pk)
+    if person_ids is not None:
+        wanted = []
+        for raw in person_ids:
+            try:
+                wanted.append(raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw)))
+            except (ValueError, AttributeError, TypeError):
+                continue  # not one of ours, so certainly not a member
+        memberships = memberships.filter(person_id__in=wanted)
+    removed = list(memberships.values_list("person_id", flat=True))
+    if not removed:
+        return []
+    Membership.objects.filter(group_id=group.pk, person_id__in=removed).delete()
+    _touch_group(group)
+    audit_event_record(
+        tenant=group.tenant_id, actor=actor, action="group.members_removed", target_type="group",
+        target_id=group.pk, target_label=group.display_name,
+        details={"members": [str(pid) for pid in removed]},
+    )
+    return removed
+
+
+# --- Tenants ------------------------------------------------------------------
+
+
+@transaction.atomic
+def tenant_create(*, slug: str, name: str, actor: Actor) -> Tenant:
+    if Tenant.objects.filter(slug=slug).exists():
+        raise UniquenessConflict("slug", slug)
+    try:
+        with transaction.atomic():
+            tenant = Tenant.objects.create(slug=slug, name=name)
+    except IntegrityError:
+        raise UniquenessConflict("slug", slug) from None
+    audit_event_record(
+        tenant=tenant, actor=actor, action="tenant.created", target_type="tenant",
+        target_id=tenant.pk, target_label=name,
+    )
+    return tenant
+

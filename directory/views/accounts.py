@@ -1,0 +1,47 @@
+"""Sign-in and sign-out."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import authenticate, login, logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_http_methods, require_POST
+
+
+class SignInForm(forms.Form):
+    email = forms.CharField(label="Email", max_length=320, widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True}))
+    password = forms.CharField(label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def sign_in(request: HttpRequest) -> HttpResponse:
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        next_url = ""
+    if request.user.is_authenticated and request.method == "GET":
+        return redirect(next_url or "directory:home")
+    form = SignInForm(request.POST or None)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        person = authenticate(request, username=form.cleaned_data["email"], password=form.cleaned_data["password"])
+        if person is not None:
+            login(request, person)  # rotates the session key
+            return redirect(next_url or "directory:home")
+        # Never say which of the two was wrong.
+        error = "That email and password do not match an account. Check both and try again."
+    elif request.method == "POST":
+        error = "Enter your email and password."
+    status = 401 if error else 200
+    return render(request, "accounts/sign_in.html", {"form": form, "error": error, "next": next_url}, status=status)
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("accounts:sign-in")

@@ -1,0 +1,94 @@
+"""The email outbox: queue a notification in the caller's transaction, deliver it once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from directory.models import Tenant
+from provisioning.models import Notification
+
+if TYPE_CHECKING:
+    from provisioning.emails import RenderedEmail
+
+logger = logging.getLogger(__name__)
+
+
+def notification_queue(
+    *, tenant: Tenant | None, kind: str, dedupe_key: str, to: list[str], email: RenderedEmail
+) -> Notification | None:
+    """Record an email to send; returns None when one with this key exists already."""
+    try:
+        with transaction.atomic():
+            notification = Notification.objects.create(
+                tenant=tenant, kind=kind, dedupe_key=dedupe_key[:200], to=to,
+                subject=email.subject[:300], body_text=email.text, body_html=email.html,
+            )
+    except IntegrityError:
+        return None
+    transaction.on_commit(lambda: _enqueue(notification.pk))
+    return notification
+
+
+def _enqueue(notification_id: int) -> None:
+    from provisioning.tasks import notification_deliver
+
+    try:
+        notification_deliver.delay(notification_id)
+    except Exception:  # broker down: the outbox drain sends it later
+        logger.warning("Broker unavailable; notification %s stays in the outbox", notification_id)
+
+
+class DeliveryFailed(Exception):
+    pass
+
+
+def notification_deliver(*, notification_id: int) -> bool:
+    """Send one notification if it has not been sent. Returns True when sent now.
+
+    The row is locked for the duration of the send so two workers (a retry and
+    the outbox drain, say) never send the same email twice.
+    """
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(pk=notification_id, sent_at__isnull=True)
+            .first()
+        )
+        if notification is None:
+            return False
+        message = EmailMultiAlternatives(
+            subject=notification.subject,
+            body=notification.body_text,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=notification.to,
+        )
+        if notification.body_html:
+            message.attach_alternative(notification.body_html, "text/html")
+        notification.attempts += 1
+        try:
+            message.send(fail_silently=False)
+        except Exception as exc:
+            Notification.objects.filter(pk=notification.pk).update(
+                attempts=notification.attempts, last_error=f"{type(exc).__name__}: {exc}"[:2000]
+            )
+            raise DeliveryFailed(str(exc)) from exc
+        notification.sent_at = timezone.now()
+        notification.last_error = ""
+        notification.save(update_fields=["sent_at", "attempts", "last_error"])
+        return True
+
+
+def pending_notification_ids(*, older_than: timedelta, limit: int = 500) -> list[Any]:
+    cutoff = timezone.now() - older_than
+    return list(
+        Notification.objects.filter(sent_at__isnull=True, created__lte=cutoff)
+        .order_by("created")
+        .values_list("pk", flat=True)[:limit]
+    )

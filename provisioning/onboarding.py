@@ -1,0 +1,31 @@
+"""Bringing a new tenant to life: the tenant, its first admin, the welcome email."""
+
+from __future__ import annotations
+
+from django.contrib.auth.password_validation import validate_password
+from django.db import transaction
+
+from directory import services as directory_services
+from directory.audit import Actor
+from directory.models import Person, Source, Tenant
+from provisioning import emails
+
+
+@transaction.atomic
+def tenant_onboard(
+    *, slug: str, name: str, admin_email: str, admin_password: str, actor: Actor, source: str = Source.CONSOLE
+) -> tuple[Tenant, Person]:
+    tenant = directory_services.tenant_create(slug=slug, name=name, actor=actor)
+    admin = Person(tenant=tenant, user_name=admin_email, emails=[{"value": admin_email, "type": "work", "primary": True}])
+    validate_password(admin_password, user=admin)
+    admin = directory_services.person_create(
+        tenant=tenant,
+        actor=actor,
+        user_name=admin_email,
+        emails=[{"value": admin_email, "type": "work", "primary": True}],
+        password=admin_password,
+        is_tenant_admin=True,
+        source=source,
+    )
+    emails.welcome_admin(tenant=tenant, admin=admin)
+    return tenant, admin
