@@ -25,11 +25,13 @@ run: install
 	@export SPACEIQ_DEMO=1 DJANGO_DEBUG=1; \
 	$(PY) manage.py migrate --noinput -v0 && \
 	$(PY) manage.py createcachetable && \
+	$(PY) manage.py collectstatic --noinput -v0 && \
 	$(PY) manage.py seed_demo && \
 	echo "Console: http://127.0.0.1:8000/" && \
 	exec $(PY) manage.py runserver 127.0.0.1:8000
 
 test: install
+	DJANGO_SECRET_KEY=collectstatic $(PY) manage.py collectstatic --noinput -v0
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 	DJANGO_SECRET_KEY=test-secret-key-not-for-production \
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,292 @@
+"""Shared fixtures: personas, and the real parts (Celery worker, SMTP server, browser).
+
+Personas follow the house style: ``admin`` of ``tenant``, ``member`` (a
+non-admin of the same tenant), and ``outsider``, the admin of ``other_tenant``.
+Every isolation test asks: can the outsider see or change the admin's things?
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM
+# refuses to run inside one unless told that this is intended (tests only).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+PASSWORD = "correct-horse-battery-staple"
+# A queue of its own per test run, so tasks from other runs are never consumed.
+TEST_QUEUE = f"spaceiq-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_celery_queue() -> Iterator[None]:
+    from spaceiq_site.celery import app
+
+    app.conf.task_default_queue = TEST_QUEUE
+    yield
+    if not app.conf.task_always_eager:
+        try:
+            with app.connection_for_write() as conn:
+                conn.default_channel.client.delete(TEST_QUEUE)
+        except Exception:  # noqa: BLE001 - cleanup only
+            pass
+
+
+# --- Personas -------------------------------------------------------------------
+
+
+def make_tenant(slug: str, name: str):
+    from directory.audit import Actor
+    from directory.services import tenant_create
+
+    return tenant_create(slug=slug, name=name, actor=Actor.system("test"))
+
+
+def make_person(tenant, user_name: str, *, admin: bool = False, password: str | None = PASSWORD, **attrs):
+    from directory.audit import Actor
+    from directory.services import person_create
+
+    attrs.setdefault("emails", [{"value": user_name, "type": "work", "primary": True}])
+    return person_create(
+        tenant=tenant, actor=Actor.system("test"), user_name=user_name, password=password,
+        is_tenant_admin=admin, **attrs,
+    )
+
+
+@pytest.fixture
+def tenant(db):
+    return make_tenant("acme", "Acme Corp")
+
+
+@pytest.fixture
+def other_tenant(db):
+    return make_tenant("globex", "Globex Corporation")
+
+
+@pytest.fixture
+def admin(tenant):
+    return make_person(tenant, "ada.admin@acme.example", admin=True, display_name="Ada Admin")
+
+
+@pytest.fixture
+def member(tenant):
+    return make_person(tenant, "mo.member@acme.example", display_name="Mo Member")
+
+
+@pytest.fixture
+def outsider(other_tenant):
+    return make_person(other_tenant, "olga.outsider@globex.example", admin=True, display_name="Olga Outsider")
+
+
+@pytest.fixture
+def admin_client(client, admin):
+    client.force_login(admin)
+    return client
+
+
+# --- SMTP server ------------------------------------------------------------------
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    messages: list[Message] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait_for(self, count: int = 1, timeout: float = 30.0) -> list[Message]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.messages) >= count:
+                    return list(self.messages)
+            time.sleep(0.05)
+        raise AssertionError(f"expected {count} email(s) within {timeout}s, got {len(self.messages)}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server(settings) -> Iterator[SmtpServer]:
+    """A real SMTP server on localhost (aiosmtpd) that keeps what it receives."""
+    from aiosmtpd.controller import Controller
+
+    server = SmtpServer(host="127.0.0.1", port=free_port())
+
+    class Handler:
+        async def handle_DATA(self, _server, _session, envelope):  # noqa: N802 - aiosmtpd's hook name
+            with server.lock:
+                server.messages.append(message_from_bytes(envelope.original_content))
+            return "250 Message accepted for delivery"
+
+    controller = Controller(Handler(), hostname=server.host, port=server.port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = server.host
+    settings.EMAIL_PORT = server.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    try:
+        yield server
+    finally:
+        controller.stop()
+
+
+# --- Celery worker ----------------------------------------------------------------
+
+
+def database_url_for_subprocess() -> str:
+    """The URL of the database this test is using (the test database)."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    user = s.get("USER") or "postgres"
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
+
+
+class CeleryWorker:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.process: subprocess.Popen[str] | None = None
+        self.output: list[str] = []
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.output = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "spaceiq_site", "worker", "-Q", TEST_QUEUE,
+             "--pool=solo", "--concurrency=1", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+             "--without-heartbeat", "-n", f"test-{uuid.uuid4().hex[:6]}@%h"],
+            cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        ready = threading.Event()
+
+        def pump() -> None:
+            assert self.process and self.process.stdout
+            for line in self.process.stdout:
+                self.output.append(line)
+                if " ready." in line:
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(timeout):
+            self.stop()
+            raise RuntimeError("Celery worker did not start:\n" + "".join(self.output[-40:]))
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process and self.process.poll() is None:
+            if kill:
+                self.process.kill()
+            else:
+                self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    @property
+    def log(self) -> str:
+        return "".join(self.output)
+
+
+@pytest.fixture
+def celery_worker(transactional_db, smtp_server) -> Iterator[CeleryWorker]:
+    """A real Celery worker process on Redis, using the test database and SMTP server."""
+    from django.conf import settings as django_settings
+
+    if django_settings.CELERY_TASK_ALWAYS_EAGER:
+        pytest.fail("CELERY_BROKER_URL must point at Redis for tests that run a worker (make test sets it).")
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_subprocess(),
+        "CELERY_TASK_DEFAULT_QUEUE": TEST_QUEUE,
+        "EMAIL_HOST": smtp_server.host,
+        "EMAIL_PORT": str(smtp_server.port),
+        "EMAIL_USE_TLS": "false",
+        "DATABASE_CONN_MAX_AGE": "0",
+    }
+    worker = CeleryWorker(env)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+# --- Browser ----------------------------------------------------------------------
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright (no Playwright browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}; install Debian's chromium package (make test does).")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def sign_in(page, email: str, password: str = PASSWORD) -> None:
+    page.goto("/accounts/sign-in/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def account_menu(page):
+    return page.locator("#account-menu-items")
+
+
+def open_settings(page) -> None:
+    """Step 1 of the set-up guide: Account menu → Settings."""
+    page.get_by_role("button", name="Account menu").click()
+    account_menu(page).get_by_role("link", name="Settings").click()
+    page.wait_for_load_state()
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,99 @@
+"""Directory services write the change and its audit event together, or neither."""
+
+import pytest
+
+from directory import services
+from directory.audit import Actor
+from directory.errors import InvalidValue, LastAdminError
+from directory.models import AuditEvent, Group, Membership
+from tests.conftest import make_person
+
+ACTOR = Actor(label="Test actor", source_ip="203.0.113.9", request_id="req-1")
+
+
+@pytest.mark.django_db
+def test_person_update_records_old_and_new_values(tenant):
+    person = make_person(tenant, "bob@acme.example", title="Engineer")
+    services.person_update(person=person, actor=ACTOR, changes={"title": "Manager", "department": "Ops"})
+    person.refresh_from_db()
+    assert person.title == "Manager" and person.version == 2
+    event = AuditEvent.objects.get(action="person.updated", target_id=str(person.pk))
+    assert event.details == {"changes": {"title": {"old": "Engineer", "new": "Manager"},
+                                         "department": {"old": None, "new": "Ops"}}}
+    assert event.source_ip == "203.0.113.9" and event.request_id == "req-1"
+
+
+@pytest.mark.django_db
+def test_an_update_that_changes_nothing_writes_nothing(tenant):
+    person = make_person(tenant, "bob@acme.example", title="Engineer")
+    count = AuditEvent.objects.count()
+    services.person_update(person=person, actor=ACTOR, changes={"title": "Engineer"})
+    assert AuditEvent.objects.count() == count
+    person.refresh_from_db()
+    assert person.version == 1
+
+
+@pytest.mark.django_db
+def test_deactivate_and_reactivate_are_audited(tenant):
+    person = make_person(tenant, "bob@acme.example")
+    services.person_deactivate(person=person, actor=ACTOR)
+    services.person_reactivate(person=person, actor=ACTOR)
+    actions = list(AuditEvent.objects.filter(target_id=str(person.pk)).order_by("id").values_list("action", flat=True))
+    assert actions == ["person.created", "person.deactivated", "person.reactivated"]
+
+
+@pytest.mark.django_db
+def test_invalid_value_changes_nothing(tenant):
+    person = make_person(tenant, "bob@acme.example", title="Engineer")
+    count = AuditEvent.objects.count()
+    with pytest.raises(InvalidValue):
+        services.person_update(person=person, actor=ACTOR, changes={"title": "x" * 300})
+    person.refresh_from_db()
+    assert person.title == "Engineer" and AuditEvent.objects.count() == count
+
+
+@pytest.mark.django_db
+def test_manager_must_belong_to_the_same_tenant(tenant, other_tenant):
+    boss = make_person(other_tenant, "boss@globex.example")
+    with pytest.raises(InvalidValue):
+        make_person(tenant, "bob@acme.example", manager_id=boss.pk)
+
+
+@pytest.mark.django_db
+def test_work_email_is_derived_for_indexed_lookups(tenant):
+    person = make_person(tenant, "bob@acme.example", emails=[
+        {"value": "bob@home.example", "type": "home"}, {"value": "Bob@Acme.example", "type": "work"}])
+    assert person.work_email == "Bob@Acme.example"
+
+
+@pytest.mark.django_db
+def test_members_add_is_idempotent_and_scoped_to_the_tenant(tenant, other_tenant):
+    a, b = make_person(tenant, "a@acme.example"), make_person(tenant, "b@acme.example")
+    stranger = make_person(other_tenant, "s@globex.example")
+    group = services.group_create(tenant=tenant, actor=ACTOR, display_name="Eng", member_ids=[a.pk])
+    assert services.group_members_add(group=group, actor=ACTOR, person_ids=[a.pk, b.pk]) == [b.pk]
+    with pytest.raises(InvalidValue):
+        services.group_members_add(group=group, actor=ACTOR, person_ids=[stranger.pk])
+    assert set(Membership.objects.filter(group=group).values_list("person_id", flat=True)) == {a.pk, b.pk}
+    services.group_members_remove(group=group, actor=ACTOR, person_ids=[a.pk])
+    assert list(Membership.objects.filter(group=group).values_list("person_id", flat=True)) == [b.pk]
+
+
+@pytest.mark.django_db
+def test_deleting_a_person_removes_memberships_not_groups(tenant):
+    a = make_person(tenant, "a@acme.example")
+    group = services.group_create(tenant=tenant, actor=ACTOR, display_name="Eng", member_ids=[a.pk])
+    services.person_delete(person=a, actor=ACTOR)
+    assert Group.objects.filter(pk=group.pk).exists()
+    assert not Membership.objects.filter(group=group).exists()
+
+
+@pytest.mark.django_db
+def test_the_last_admin_keeps_the_role(tenant, admin):
+    with pytest.raises(LastAdminError):
+        services.admin_role_revoke(person=admin, actor=ACTOR)
+    second = make_person(tenant, "second@acme.example")
+    services.admin_role_grant(person=second, actor=ACTOR)
+    services.admin_role_revoke(person=admin, actor=ACTOR)
+    admin.refresh_from_db()
+    assert not admin.is_tenant_admin

@@ -1,0 +1,96 @@
+"""create_tenant and seed_demo, including their errors."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from directory.models import Group, Person, Tenant
+from provisioning.models import Notification
+
+
+@pytest.mark.django_db
+def test_create_tenant_creates_tenant_admin_and_queues_the_welcome_email(monkeypatch):
+    monkeypatch.setenv("TENANT_ADMIN_PASSWORD", "a-long-enough-secret")
+    out = io.StringIO()
+    call_command("create_tenant", "initech", "--name", "Initech", "--admin-email", "peter@initech.example",
+                 "--noinput", stdout=out)
+    tenant = Tenant.objects.get(slug="initech")
+    admin = Person.objects.get(tenant=tenant)
+    assert tenant.name == "Initech" and admin.is_tenant_admin and admin.check_password("a-long-enough-secret")
+    welcome = Notification.objects.get(kind="welcome")
+    assert welcome.to == ["peter@initech.example"]
+    assert "Initech" in welcome.subject and "/accounts/sign-in/" in welcome.body_text
+    assert "Created tenant 'Initech'" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_create_tenant_refuses_a_duplicate_slug(monkeypatch, tenant):
+    monkeypatch.setenv("TENANT_ADMIN_PASSWORD", "a-long-enough-secret")
+    with pytest.raises(CommandError, match="already exists"):
+        call_command("create_tenant", "acme", "--name", "Other", "--admin-email", "x@acme.example", "--noinput")
+    assert Tenant.objects.get(slug="acme").name == "Acme Corp"
+
+
+@pytest.mark.django_db
+def test_create_tenant_needs_the_password_variable_with_noinput(monkeypatch):
+    monkeypatch.delenv("TENANT_ADMIN_PASSWORD", raising=False)
+    with pytest.raises(CommandError, match="TENANT_ADMIN_PASSWORD"):
+        call_command("create_tenant", "initech", "--name", "Initech", "--admin-email", "p@initech.example", "--noinput")
+    assert not Tenant.objects.exists()
+
+
+@pytest.mark.django_db
+def test_create_tenant_refuses_a_weak_password_and_leaves_nothing(monkeypatch):
+    monkeypatch.setenv("TENANT_ADMIN_PASSWORD", "123")
+    with pytest.raises(CommandError, match="password was refused"):
+        call_command("create_tenant", "initech", "--name", "Initech", "--admin-email", "p@initech.example", "--noinput")
+    assert not Tenant.objects.exists() and not Person.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("args, message", [
+    (["bad slug!", "--name", "X", "--admin-email", "a@b.example"], "not a valid slug"),
+    (["okslug", "--name", "X", "--admin-email", "not-an-email"], "not a valid email"),
+])
+def test_create_tenant_validates_its_arguments(monkeypatch, args, message):
+    monkeypatch.setenv("TENANT_ADMIN_PASSWORD", "a-long-enough-secret")
+    with pytest.raises(CommandError, match=message):
+        call_command("create_tenant", *args, "--noinput")
+
+
+def test_create_tenant_exits_non_zero_on_a_duplicate(tmp_path):
+    """Run as an operator would: a real process, a real exit code."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'ops.sqlite3'}",
+           "TENANT_ADMIN_PASSWORD": "a-long-enough-secret", "CELERY_BROKER_URL": ""}
+    run = lambda *a: subprocess.run([sys.executable, "manage.py", *a], env=env, capture_output=True, text=True)  # noqa: E731
+    assert run("migrate", "-v0").returncode == 0
+    args = ("create_tenant", "initech", "--name", "Initech", "--admin-email", "p@initech.example", "--noinput")
+    assert run(*args).returncode == 0
+    again = run(*args)
+    assert again.returncode != 0
+    assert "already exists" in again.stderr
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent_and_prints_the_credentials(monkeypatch, tmp_path):
+    from directory.management.commands import seed_demo
+
+    monkeypatch.setattr(seed_demo, "_CREDENTIALS", tmp_path / "demo-credentials.txt")
+    monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "demo-password-for-tests")
+    first, second = io.StringIO(), io.StringIO()
+    call_command("seed_demo", stdout=first)
+    call_command("seed_demo", stdout=second)
+    tenant = Tenant.objects.get(slug="acme")
+    assert tenant.name == "Acme Corp"
+    admin = Person.objects.get(tenant=tenant, user_name="admin@acme.example")
+    assert admin.is_tenant_admin and admin.check_password("demo-password-for-tests")
+    assert Person.objects.filter(tenant=tenant).count() == 6
+    assert Group.objects.filter(tenant=tenant).count() == 3
+    for out in (first, second):
+        assert "admin@acme.example" in out.getvalue()
+        assert "demo-password-for-tests" in out.getvalue()
