@@ -115,8 +115,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# user_name is unique per tenant, not globally; our backend resolves sign-in.
-SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+# auth.W004: user_name is unique per tenant, not globally; our backend resolves sign-in.
+# urls.W002: SCIM routes start with "/*" on purpose, to accept Entra's "/scim//Users".
+SILENCED_SYSTEM_CHECKS = ["auth.W004", "urls.W002"]
 
 # --- Sessions, cookies, browser security -----------------------------------
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
@@ -207,6 +208,12 @@ SCIM_SERVICE_PROVIDER = {
         }
     ],
     "WWW_AUTHENTICATE_HEADER": 'Bearer realm="SpaceIQ SCIM"',
+    "USER_ADAPTER": "provisioning.scim.adapters.ScimUser",
+    "GROUP_ADAPTER": "provisioning.scim.adapters.ScimGroup",
+    "GROUP_MODEL": "directory.models.Group",
+    "AUTH_CHECK_MIDDLEWARE": "provisioning.scim.auth.ScimAuth",
+    "BASE_LOCATION_GETTER": "provisioning.scim.adapters.base_location",
+    "SCHEMAS_GETTER": "provisioning.scim.discovery.schemas_getter",
 }
 
 # --- REST framework (our own JSON APIs) --------------------------------------

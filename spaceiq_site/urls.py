@@ -1,8 +1,11 @@
 """Root URLs: the console, and the SCIM service mounted at /scim/ and /scim/v2/."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 urlpatterns = [
+    # /scim/v2 first: the /scim/ catch-all would otherwise answer for it.
+    re_path(r"^scim/v2(?=/|$)", include("provisioning.scim.urls", namespace="scim-v2")),
+    re_path(r"^scim(?=/|$)", include("provisioning.scim.urls", namespace="scim")),
     path("accounts/", include("directory.urls_accounts")),
     path("", include("provisioning.urls")),
     path("", include("directory.urls")),

@@ -1,0 +1,371 @@
+"""django-scim2's views with the smallest overrides that make them correct for us.
+
+The library counts pages by iterating the whole result, re-filters raw SQL in
+Python, ignores ``attributes``, answers 404s without a body and renders
+``status`` as a number. Each override below fixes one of those and keeps the
+library's routing, dispatch and adapter contract.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
+from django_scim import exceptions as scim_exceptions
+from django_scim import views as scim_views
+
+from directory.models import Group, Membership, Person
+from directory.selectors import as_uuid
+from provisioning.scim import errors
+from provisioning.scim.adapters import ScimGroup, ScimUser, base_location
+from provisioning.scim.auth import ScimAuth
+from provisioning.scim.constants import (
+    LIST_RESPONSE,
+    MAX_JSON_DEPTH,
+    MAX_RESULTS,
+    SCIM_CONTENT_TYPE,
+    SEARCH_REQUEST,
+    ScimType,
+)
+from provisioning.scim.discovery import schema_docs, service_provider_config
+from provisioning.scim.filters import GROUPS, USERS, filter_q
+from provisioning.scim.projection import Projection
+
+
+def scim_response(doc: Any, status: int = 200, location: str | None = None) -> HttpResponse:
+    response = HttpResponse(json.dumps(doc, ensure_ascii=False), status=status, content_type=SCIM_CONTENT_TYPE)
+    if location:
+        response["Location"] = location
+    return response
+
+
+def _depth(value: Any, limit: int) -> int:
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+class ScimViewMixin:
+    """Error handling, body parsing and tenant scoping shared by every SCIM view."""
+
+    request: HttpRequest
+
+    @method_decorator(csrf_exempt)
+    @method_decorator(ScimAuth)
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Every failure becomes a SCIM error document (never HTML, never a bare 500)."""
+        try:
+            return super(scim_views.SCIMView, self).dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        except scim_exceptions.SCIMException as exc:
+            return errors.error_response(exc)
+        except (OperationalError, InterfaceError):
+            # The database is unreachable: tell the client to come back (Entra retries 5xx).
+            return errors.error_response(errors.ScimError(503, "The directory is temporarily unavailable."))
+        except DatabaseError:
+            return errors.error_response(errors.ScimError(500, "The request could not be completed."))
+
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return errors.error_response(errors.ScimError(405, f"{request.method} is not supported here."))
+
+    def load_body(self, body: bytes) -> Any:
+        """Parse JSON strictly: invalid UTF-8, bad JSON and absurd nesting are 400 invalidSyntax."""
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise errors.bad_request("The request body is not valid UTF-8.", ScimType.INVALID_SYNTAX) from None
+        if not text.strip():
+            raise errors.bad_request("The request body is empty.", ScimType.INVALID_SYNTAX)
+        try:
+            doc = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise errors.bad_request(f"The request body is not valid JSON: {exc}", ScimType.INVALID_SYNTAX) from None
+        if _depth(doc, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+            raise errors.bad_request("The request body is nested too deeply.", ScimType.INVALID_SYNTAX)
+        if "\x00" in text.replace("\\u0000", "\x00"):
+            raise errors.bad_request("The request body contains NUL characters.", ScimType.INVALID_VALUE)
+        if not isinstance(doc, dict):
+            raise errors.bad_request("The request body must be a JSON object.", ScimType.INVALID_SYNTAX)
+        return doc
+
+
+class ResourceView(ScimViewMixin):
+    """Users and Groups: listing, filtering, paging and projection done in the database."""
+
+    model: type[Person] | type[Group]
+    adapter: type[ScimUser] | type[ScimGroup]
+    resource: Any
+    kind: str
+    lookup_url_kwarg = "uuid"
+
+    # -- reading -------------------------------------------------------------
+
+    def base_queryset(self) -> QuerySet:
+        return self.model.objects.filter(tenant_id=self.request.tenant.pk)
+
+    def get_object(self) -> Any:
+        """Scoped to the token's tenant; anything that is not one of its ids is a SCIM 404."""
+        raw = self.kwargs[self.lookup_url_kwarg]
+        pk = as_uuid(raw)
+        obj = self.base_queryset().filter(pk=pk).first() if pk else None
+        if obj is None:
+            raise errors.not_found(self.kind, raw)
+        return obj
+
+    def projection(self, source: Any) -> Projection:
+        return Projection.from_params(self.kind, source.get("attributes"), source.get("excludedAttributes"))
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if kwargs.get(self.lookup_url_kwarg):
+            return self.get_single(request)
+        return self.list_response(request.GET, request.GET.get("filter"))
+
+    def get_single(self, request: HttpRequest) -> HttpResponse:
+        obj = self.get_object()
+        projection = self.projection(request.GET)
+        doc = projection.apply(self.render([obj], projection)[0])
+        return scim_response(doc, location=self.adapter(obj, request=request).location)
+
+    def page(self, source: Any) -> tuple[int, int]:
+        def number(name: str, default: int) -> int:
+            raw = source.get(name)
+            if raw in (None, ""):
+                return default
+            try:
+                return int(raw)
+            except (TypeError, ValueError):
+                raise errors.bad_request(f"{name} must be a whole number.") from None
+
+        start = max(number("startIndex", 1), 1)  # RFC 7644 §3.4.2.4: < 1 means 1
+        count = min(max(number("count", MAX_RESULTS), 0), MAX_RESULTS)
+        return start, count
+
+    def list_response(self, source: Any, filter_text: str | None) -> HttpResponse:
+        start, count = self.page(source)
+        projection = self.projection(source)
+        qs = self.base_queryset()
+        if filter_text is not None:
+            qs = qs.filter(filter_q(self.resource, filter_text))
+        total = qs.count()
+        objects = list(qs.order_by("created", "id")[start - 1:start - 1 + count]) if count else []
+        resources = [projection.apply(doc) for doc in self.render(objects, projection)]
+        return scim_response({
+            "schemas": [LIST_RESPONSE], "totalResults": total, "startIndex": start,
+            "itemsPerPage": len(resources), "Resources": resources,
+        })
+
+    def render(self, objects: list[Any], projection: Projection) -> list[dict]:
+        raise NotImplementedError  # pragma: no cover
+
+    # -- writing -------------------------------------------------------------
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if kwargs.get(self.lookup_url_kwarg):
+            raise errors.ScimError(405, "POST is not supported on a single resource.")
+        body = self.load_body(request.body)
+        adapter = self.adapter(self.model(tenant=request.tenant), request=request)
+        with transaction.atomic():
+            adapter.from_dict(body)
+            adapter.save()
+        request.scim_resource_id = adapter.id
+        return self.written(adapter, status=201)
+
+    def put(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.require_id(kwargs)
+        body = self.load_body(request.body)
+        with transaction.atomic():
+            adapter = self.adapter(self.locked_object(), request=request)
+            adapter.from_dict(body)
+            adapter.save()
+        return self.written(adapter)
+
+    def patch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.require_id(kwargs)
+        body = self.load_body(request.body)
+        schemas = body.get("schemas")
+        operations = next((v for k, v in body.items() if k.lower() == "operations"), None)
+        if schemas is not None and not isinstance(schemas, list):
+            raise errors.bad_request("schemas must be a list.", ScimType.INVALID_SYNTAX)
+        with transaction.atomic():
+            adapter = self.adapter(self.locked_object(), request=request)
+            adapter.handle_operations(operations)
+            adapter.save()
+        return self.patched(adapter)
+
+    def delete(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.require_id(kwargs)
+        with transaction.atomic():
+            self.adapter(self.locked_object(), request=request).delete()
+        return HttpResponse(status=204)
+
+    def require_id(self, kwargs: dict) -> None:
+        if not kwargs.get(self.lookup_url_kwarg):
+            raise errors.ScimError(405, f"{self.request.method} needs a resource id in the URL.")
+        self.request.scim_resource_id = kwargs[self.lookup_url_kwarg]
+
+    def locked_object(self) -> Any:
+        """The resource, locked for this transaction so concurrent PATCHes serialise."""
+        raw = self.kwargs[self.lookup_url_kwarg]
+        pk = as_uuid(raw)
+        obj = self.base_queryset().select_for_update().filter(pk=pk).first() if pk else None
+        if obj is None:
+            raise errors.not_found(self.kind, raw)
+        return obj
+
+    def written(self, adapter: Any, status: int = 200) -> HttpResponse:
+        obj = adapter.obj
+        projection = self.projection(self.request.GET)
+        doc = projection.apply(self.render([obj], projection)[0])
+        return scim_response(doc, status=status, location=adapter.location)
+
+    def patched(self, adapter: Any) -> HttpResponse:
+        return self.written(adapter)
+
+
+class UsersView(ResourceView, scim_views.UsersView):
+    model = Person
+    adapter = ScimUser
+    resource = USERS
+    kind = "User"
+
+    def render(self, objects: list[Person], projection: Projection) -> list[dict]:
+        """One query for all groups and one for all managers of the page, never one per user."""
+        include_groups = projection.wants("groups")
+        groups: dict[Any, list] = {p.pk: [] for p in objects}
+        if include_groups and objects:
+            rows = Membership.objects.filter(person_id__in=list(groups)).order_by("id")
+            for person_id, group_id, name in rows.values_list("person_id", "group_id", "group__display_name"):
+                groups[person_id].append((group_id, name))
+        managers: dict[Any, str] = {}
+        manager_ids = {p.manager_id for p in objects if p.manager_id}
+        if manager_ids and projection.wants("manager"):
+            managers = dict(Person.objects.filter(pk__in=manager_ids).values_list("pk", "display_name"))
+        return [
+            ScimUser(p, request=self.request, groups=groups.get(p.pk)).to_dict(
+                include_groups=include_groups, manager_name=managers.get(p.manager_id) or ""
+            )
+            for p in objects
+        ]
+
+
+class GroupsView(ResourceView, scim_views.GroupsView):
+    model = Group
+    adapter = ScimGroup
+    resource = GROUPS
+    kind = "Group"
+
+    def render(self, objects: list[Group], projection: Projection) -> list[dict]:
+        """Members only when asked for (Entra reads with excludedAttributes=members)."""
+        include_members = projection.wants("members")
+        members: dict[Any, list] = {g.pk: [] for g in objects}
+        if include_members and objects:
+            rows = Membership.objects.filter(group_id__in=list(members)).order_by("id")
+            for group_id, person_id, name in rows.values_list("group_id", "person_id", "person__display_name"):
+                members[group_id].append((person_id, name))
+        return [
+            ScimGroup(g, request=self.request, members=members.get(g.pk)).to_dict(include_members=include_members)
+            for g in objects
+        ]
+
+    def patched(self, adapter: Any) -> HttpResponse:
+        # Entra expects 204 for group PATCH (rule 11); a client that asks for
+        # attributes gets the resource back (RFC 7644 §3.5.2).
+        if "attributes" in self.request.GET or "excludedAttributes" in self.request.GET:
+            return self.written(adapter)
+        return HttpResponse(status=204)
+
+
+class SearchView(ScimViewMixin, scim_views.SCIMView):
+    """POST /Users/.search and /Groups/.search (RFC 7644 §3.4.3)."""
+
+    http_method_names = ["post"]
+    target: type[ResourceView]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        body = self.load_body(request.body)
+        schemas = body.get("schemas")
+        if not isinstance(schemas, list) or SEARCH_REQUEST not in schemas:
+            raise errors.bad_request(f"schemas must contain {SEARCH_REQUEST}.", ScimType.INVALID_SYNTAX)
+        source = {k: (",".join(v) if isinstance(v, list) else v) for k, v in body.items()}
+        view = self.target()
+        view.request, view.kwargs = request, {}
+        filter_text = body.get("filter")
+        if filter_text is not None and not isinstance(filter_text, str):
+            raise errors.invalid_filter("filter must be a string.")
+        return view.list_response(source, filter_text)
+
+
+class UserSearchView(SearchView):
+    target = UsersView
+
+
+class GroupSearchView(SearchView):
+    target = GroupsView
+
+
+class ServiceProviderConfigView(ScimViewMixin, scim_views.SCIMView):
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return scim_response(service_provider_config(request))
+
+
+class ResourceTypesView(ScimViewMixin, scim_views.SCIMView):
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, uuid: str | None = None, *args: Any, **kwargs: Any) -> HttpResponse:
+        docs = {d["id"]: d for d in (ScimUser.resource_type_dict(request), ScimGroup.resource_type_dict(request))}
+        if uuid:
+            if uuid not in docs:
+                raise errors.not_found("ResourceType", uuid)
+            return scim_response(docs[uuid])
+        return scim_response({"schemas": [LIST_RESPONSE], "totalResults": len(docs), "startIndex": 1,
+                              "itemsPerPage": len(docs), "Resources": list(docs.values())})
+
+
+class SchemasView(ScimViewMixin, scim_views.SCIMView):
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, uuid: str | None = None, *args: Any, **kwargs: Any) -> HttpResponse:
+        docs = {d["id"]: d for d in schema_docs(base_location(request))}
+        if uuid:
+            if uuid not in docs:
+                raise errors.not_found("Schema", uuid)
+            return scim_response(docs[uuid])
+        return scim_response({"schemas": [LIST_RESPONSE], "totalResults": len(docs), "startIndex": 1,
+                              "itemsPerPage": len(docs), "Resources": list(docs.values())})
+
+
+class NotFoundView(ScimViewMixin, scim_views.SCIMView):
+    """Any other path under /scim: a SCIM 404 (authenticated first, so it reveals nothing)."""
+
+    http_method_names = ["get", "post", "put", "patch", "delete"]
+
+    def dispatch_any(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        raise errors.ScimError(404, f"There is no SCIM endpoint at {request.path}.")
+
+    get = post = put = patch = delete = dispatch_any
+
+
+class NotImplementedView(ScimViewMixin, scim_views.SCIMView):
+    """/Bulk and /Me are not supported (advertised as such in ServiceProviderConfig)."""
+
+    http_method_names = ["get", "post", "put", "patch", "delete"]
+
+    def dispatch_any(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        raise errors.ScimError(501, "This SCIM feature is not supported.")
+
+    get = post = put = patch = delete = dispatch_any
