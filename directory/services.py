@@ -321,17 +321,17 @@ def group_delete(*, group: Group, actor: Actor) -> None:
 
 
 def _tenant_person_ids(tenant_id: int, person_ids: Iterable[Any]) -> list[uuid.UUID]:
-    wanted: set[uuid.UUID] = set()
+    wanted: dict[uuid.UUID, None] = {}  # ordered: members are added in the order sent
     for raw in person_ids:
         try:
-            wanted.add(raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw)))
+            wanted[raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw))] = None
         except (ValueError, AttributeError, TypeError):
             raise InvalidValue("members", f"no person with id {raw} in this directory") from None
-    found = set(Person.objects.filter(tenant_id=tenant_id, pk__in=wanted).values_list("pk", flat=True))
-    missing = wanted - found
+    found = set(Person.objects.filter(tenant_id=tenant_id, pk__in=list(wanted)).values_list("pk", flat=True))
+    missing = [pk for pk in wanted if pk not in found]
     if missing:
-        raise InvalidValue("members", f"no person with id {sorted(map(str, missing))[0]} in this directory")
-    return sorted(found)
+        raise InvalidValue("members", f"no person with id {missing[0]} in this directory")
+    return list(wanted)
 
 
 def _touch_group(group: Group) -> None:

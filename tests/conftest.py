@@ -290,3 +290,66 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# --- SCIM -------------------------------------------------------------------------
+
+
+class ScimClient:
+    """Django's test client speaking SCIM with a bearer token, as Entra does."""
+
+    def __init__(self, client, token: str, prefix: str = "/scim") -> None:
+        self.client, self.token, self.prefix = client, token, prefix
+
+    def _headers(self) -> dict:
+        return {"HTTP_AUTHORIZATION": f"Bearer {self.token}"} if self.token else {}
+
+    def get(self, path: str, **params):
+        return self.client.get(self.prefix + path, params or None, **self._headers())
+
+    def _send(self, method: str, path: str, body):
+        import json
+
+        data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        return getattr(self.client, method)(
+            self.prefix + path, data, content_type="application/scim+json; charset=utf-8", **self._headers()
+        )
+
+    def post(self, path: str, body):
+        return self._send("post", path, body)
+
+    def put(self, path: str, body):
+        return self._send("put", path, body)
+
+    def patch(self, path: str, body):
+        return self._send("patch", path, body)
+
+    def delete(self, path: str):
+        return self.client.delete(self.prefix + path, **self._headers())
+
+
+def issue_token(tenant, kind: str = "azure") -> str:
+    from directory.audit import Actor
+    from provisioning import services
+
+    integration = services.integration_for(tenant=tenant, kind=kind)
+    services.integration_activate(integration=integration, actor=Actor.system("test"))
+    _, raw = services.token_issue(integration=integration, actor=Actor.system("test"))
+    return raw
+
+
+@pytest.fixture
+def scim_token(tenant) -> str:
+    return issue_token(tenant)
+
+
+@pytest.fixture
+def scim(client, scim_token) -> ScimClient:
+    return ScimClient(client, scim_token)
+
+
+@pytest.fixture
+def other_scim(other_tenant) -> ScimClient:
+    from django.test import Client
+
+    return ScimClient(Client(), issue_token(other_tenant))
