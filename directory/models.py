@@ -175,6 +175,9 @@ class Membership(models.Model):
             models.UniqueConstraint("group", "person", name="membership_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.person_id} in {self.group_id}"
+
 
 class AuditEvent(models.Model):
     """One thing that happened, written in the transaction of the change itself.

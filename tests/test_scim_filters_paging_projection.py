@@ -45,7 +45,7 @@ def names(scim, **params) -> list[str]:
     ('userName ew "@ACME.example"', ["ada", "alan", "grace", "linus"]),
     ("title pr", ["ada", "alan", "grace"]),
     ("not (title pr)", ["linus"]),
-    ('title gt "B"', ["ada", "alan"][1:] + []),  # Scientist > B; Analyst < B; Admiral < B
+    ('title gt "B"', ["alan"]),  # Scientist > B; Analyst < B; Admiral < B
     ('name.familyName ge "P"', ["linus", "alan"]),
     ('name.givenName lt "Alan"', ["ada"]),
     ('name.givenName le "Alan"', ["ada", "alan"]),

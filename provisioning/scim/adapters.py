@@ -142,7 +142,9 @@ def person_state(person: Person) -> dict:
         value = getattr(person, attr.field or "")
         if value:
             state[attr.name] = value
-    enterprise = {a.name: getattr(person, a.field) for a in _ENTERPRISE_SIMPLE if getattr(person, a.field or "") is not None}
+    enterprise = {
+        a.name: getattr(person, a.field) for a in _ENTERPRISE_SIMPLE if getattr(person, a.field or "") is not None
+    }
     if person.manager_id:
         enterprise["manager"] = {"value": str(person.manager_id)}
     if enterprise:

@@ -119,7 +119,7 @@ class ScimAuth:
         if response.status_code >= 400 or request.method in ("POST", "PUT", "PATCH"):
             try:
                 body = request.body[: 64 * 1024] if response.status_code != 413 else b""
-            except Exception:  # noqa: BLE001 - the body may have been unreadable; log without it
+            except Exception:
                 body = b""
         path = request.get_full_path()
         try:

@@ -1,4 +1,4 @@
-"""Discovery documents: exactly what this server supports (RFC 7643 §5–7)."""
+"""Discovery documents: exactly what this server supports (RFC 7643 §5-7)."""
 
 from __future__ import annotations
 

@@ -145,7 +145,7 @@ class _Parser:
         return None
 
     def expect(self, punct: str) -> None:
-        kind, value = self.take()
+        _kind, value = self.take()
         if value != punct:
             raise FilterSyntaxError(f"expected {punct!r}, found {value!r}")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from provisioning.scim import compat, errors
 from provisioning.scim.constants import MAX_PATCH_OPERATIONS, ScimType
-from provisioning.scim.filter_parser import Compare, FilterSyntaxError, Logical, Path, PatchPath, parse_patch_path
+from provisioning.scim.filter_parser import Compare, FilterSyntaxError, Logical, PatchPath, Path, parse_patch_path
 from provisioning.scim.filters import element_matches
 from provisioning.scim.schemas import COMMON, Attr, Schema
 
@@ -116,11 +116,13 @@ class PatchEngine:
                 if not isinstance(item, dict):
                     raise errors.bad_request(f"{key} must be an object.")
                 for sub_key, sub_value in item.items():
-                    self.apply_path(state, op, f"{key}:{sub_key}", sub_value, True)
+                    if sub_key.lower() != "schemas":  # an extension object may carry its own schemas
+                        self.apply_path(state, op, f"{key}:{sub_key}", sub_value, True)
                 continue
-            if key.lower().startswith("urn:") and not any(key.lower().startswith(u.lower()) for u in self.schemas if u):
-                if not key.lower().startswith(self.core_uri.lower()):
-                    continue  # an extension we do not support: ignored
+            lowered = key.lower()
+            known = any(lowered.startswith(u.lower()) for u in self.schemas if u)
+            if lowered.startswith("urn:") and not known and not lowered.startswith(self.core_uri.lower()):
+                continue  # an extension we do not support: ignored
             # Keys may be dotted ("name.givenName") or URN-qualified (Entra
             # flag mode, entra-scim.md rule 6).
             self.apply_path(state, op, key, item, True)
@@ -141,7 +143,9 @@ class PatchEngine:
             if not isinstance(value, dict):
                 raise errors.bad_request(f"{raw_path} needs an object as its value.")
             for sub_key, sub_value in value.items():
-                self.apply_path(state, op, f"{patch_path.path.uri}:{sub_key}", sub_value, True)
+                # scim2-models serialises an extension object with its own "schemas": not an attribute.
+                if sub_key.lower() != "schemas":
+                    self.apply_path(state, op, f"{patch_path.path.uri}:{sub_key}", sub_value, True)
             return
         target = self.resolve(state, patch_path)
         if target is None:
@@ -288,7 +292,7 @@ def _same_element(element: Any, other: Any) -> bool:
         a = next((v for k, v in element.items() if k.lower() == "value"), None)
         b = next((v for k, v in other.items() if k.lower() == "value"), None)
         if b is not None:
-            return isinstance(a, str) and isinstance(b, str) and a.lower() == b.lower() or a == b
+            return (isinstance(a, str) and isinstance(b, str) and a.lower() == b.lower()) or a == b
         return element == other
     return element == other
 

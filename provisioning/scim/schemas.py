@@ -151,7 +151,9 @@ GROUP = Schema(
     (
         Attr("displayName", required=True, uniqueness="server", field="display_name"),
         Attr("members", "complex", multi_valued=True, field=None, sub_attributes=(
-            Attr("value", mutability="immutable"), Attr("$ref", "reference", mutability="immutable"),
+            # Members are users only (no nested groups), so $ref points at a User.
+            Attr("value", mutability="immutable"),
+            Attr("$ref", "reference", mutability="immutable", reference_types=("User",)),
             Attr("display", mutability="readOnly"), Attr("type", mutability="immutable", canonical_values=("User",)),
         )),
     ),
