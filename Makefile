@@ -36,6 +36,13 @@ test: install
 	DJANGO_SECRET_KEY=test-secret-key-not-for-production \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# scim2-tester's check_server against a live server (gunicorn on PostgreSQL),
+# Users and Groups; fails on any failed check. The database is dropped and recreated.
+CONFORMANCE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/spaceiq_conformance
+
+conformance: install
+	CONFORMANCE_DATABASE_URL=$(CONFORMANCE_DATABASE_URL) $(PY) scripts/conformance.py
+
 lint: install
 	$(VENV)/bin/ruff check .
 

@@ -137,6 +137,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Largest request body read into memory: the SCIM limit (provisioning.scim.constants.MAX_BODY_BYTES).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1_048_576
+
 # --- Static files -----------------------------------------------------------
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -169,7 +172,7 @@ if EMAIL_HOST:
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
     EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    EMAIL_BACKEND = "provisioning.console_email.StderrEmailBackend"
 DEFAULT_FROM_EMAIL = env_email("DEFAULT_FROM_EMAIL", "SpaceIQ <no-reply@spaceiq.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -237,3 +240,24 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE = {
     "outbox-drain": {"task": "provisioning.tasks.outbox_drain", "schedule": 60.0},
 }
+
+# --- Alerts and retention (provisioning.alerts, provisioning.retention) ---------
+# One failure summary per integration, then quiet for this long.
+SCIM_FAILURE_QUIET_MINUTES = env_int("SCIM_FAILURE_QUIET_MINUTES", 60, minimum=1)
+# Wait this long after the first failure so the summary covers the burst.
+SCIM_FAILURE_SUMMARY_DELAY_SECONDS = env_int("SCIM_FAILURE_SUMMARY_DELAY_SECONDS", 60, minimum=0)
+# Successes with no failure for this long count as a recovery (and get an email).
+SCIM_RECOVERY_MINUTES = env_int("SCIM_RECOVERY_MINUTES", 10, minimum=0)
+# Several Entra cycles (~40 minutes each) without a request means provisioning stopped.
+SCIM_SILENCE_HOURS = env_int("SCIM_SILENCE_HOURS", 3, minimum=1)
+# 401s with one old token of a tenant within an hour before its admins are told.
+SCIM_INVALID_TOKEN_ALERT_THRESHOLD = env_int("SCIM_INVALID_TOKEN_ALERT_THRESHOLD", 5, minimum=1)
+SCIM_REQUEST_LOG_RETENTION_DAYS = env_int("SCIM_REQUEST_LOG_RETENTION_DAYS", 30, minimum=1)
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "alerts-sweep": {"task": "provisioning.tasks.alerts_sweep", "schedule": 60.0},
+        "silence-check": {"task": "provisioning.tasks.silence_check", "schedule": 15 * 60.0},
+        "retention-purge": {"task": "provisioning.tasks.retention_purge", "schedule": 3600.0},
+    }
+)

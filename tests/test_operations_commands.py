@@ -94,3 +94,23 @@ def test_seed_demo_is_idempotent_and_prints_the_credentials(monkeypatch, tmp_pat
     for out in (first, second):
         assert "admin@acme.example" in out.getvalue()
         assert "demo-password-for-tests" in out.getvalue()
+
+
+def test_issue_scim_token_prints_only_the_token(tmp_path):
+    """Scripted set-ups capture stdout: nothing but the token may be on it (emails go to stderr)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'ops.sqlite3'}", "CELERY_BROKER_URL": "",
+           "EMAIL_HOST": "", "TENANT_ADMIN_PASSWORD": "a-long-enough-secret"}
+    run = lambda *a: subprocess.run([sys.executable, "manage.py", *a], env=env, capture_output=True, text=True)  # noqa: E731
+    assert run("migrate", "-v0").returncode == 0
+    assert run("create_tenant", "initech", "--name", "Initech", "--admin-email", "p@initech.example",
+               "--noinput").returncode == 0
+    result = run("issue_scim_token", "initech")
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    assert token.startswith("siq_scim_") and len(token) >= 50 and "\n" not in token
+    missing = run("issue_scim_token", "nope")
+    assert missing.returncode != 0 and "No tenant" in missing.stderr and missing.stdout == ""

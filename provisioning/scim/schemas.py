@@ -111,7 +111,11 @@ USER = Schema(
         Attr("preferredLanguage", field="preferred_language"),
         Attr("locale", field="locale"),
         Attr("timezone", field="timezone"),
-        Attr("active", "boolean", field="is_active"),
+        # Always assigned (Entra rule 9: every user carries active; absent on
+        # create means true), so it is required: removing it is a 400 mutability
+        # rather than a remove that leaves it assigned (RFC 7644 §3.5.2.2).
+        Attr("active", "boolean", required=True, field="is_active",
+             description="The user's administrative status; false means deactivated."),
         _multi("emails", "emails", types=("work", "home", "other")),
         _multi("phoneNumbers", "phone_numbers", types=("work", "home", "mobile", "fax", "pager", "other")),
         _multi("ims", "ims", types=("aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo")),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -72,6 +73,9 @@ class ScimViewMixin:
             return super(scim_views.SCIMView, self).dispatch(request, *args, **kwargs)  # type: ignore[misc]
         except scim_exceptions.SCIMException as exc:
             return errors.error_response(exc)
+        except RequestDataTooBig:
+            # A body without Content-Length that grows past the limit while read.
+            return errors.error_response(errors.ScimError(413, "The request body is too large."))
         except (OperationalError, InterfaceError):
             # The database is unreachable: tell the client to come back (Entra retries 5xx).
             return errors.error_response(errors.ScimError(503, "The directory is temporarily unavailable."))
@@ -157,7 +161,7 @@ class ResourceView(ScimViewMixin):
         start, count = self.page(source)
         projection = self.projection(source)
         qs = self.base_queryset()
-        if filter_text is not None:
+        if filter_text:  # "filter=" with nothing after it means no filter
             qs = qs.filter(filter_q(self.resource, filter_text))
         total = qs.count()
         objects = list(qs.order_by("created", "id")[start - 1:start - 1 + count]) if count else []
