@@ -240,29 +240,41 @@ def _translate(exc: Exception) -> errors.ScimError:
     return errors.bad_request(str(exc))
 
 
-class ScimUser(scim_adapters.SCIMUser):
+class ResourceMeta:
+    """``location`` and ``meta`` shared by both adapters (RFC 7643 §3.1)."""
+
+    resource_type: str
+    endpoint: str
+    obj: Any
+    request: Any
+    id: str
+
+    @property
+    def location(self) -> str:
+        return scim_url(self.request, self.endpoint, self.id)
+
+    @property
+    def meta(self) -> dict:
+        return {
+            "resourceType": self.resource_type, "created": _iso(self.obj.created),
+            "lastModified": _iso(self.obj.last_modified), "location": self.location,
+            "version": f'W/"{self.obj.version}"',
+        }
+
+
+class ScimUser(ResourceMeta, scim_adapters.SCIMUser):
     """Adapter for ``directory.Person``."""
 
     id_field = "id"
     url_name = "scim:users"
     resource_type = "User"
+    endpoint = "Users"
 
     def __init__(self, obj: Person, request: Any = None, groups: list[tuple[Any, str]] | None = None) -> None:
         super().__init__(obj, request=request)
         self._state: dict | None = None
         self._replace = False
         self._groups = groups
-
-    @property
-    def location(self) -> str:
-        return scim_url(self.request, "Users", self.id)
-
-    @property
-    def meta(self) -> dict:
-        return {
-            "resourceType": "User", "created": _iso(self.obj.created), "lastModified": _iso(self.obj.last_modified),
-            "location": self.location, "version": f'W/"{self.obj.version}"',
-        }
 
     def groups_list(self) -> list[dict]:
         groups = self._groups
@@ -381,12 +393,13 @@ def _member_ids(value: Any) -> list[str]:
     return ids
 
 
-class ScimGroup(scim_adapters.SCIMGroup):
+class ScimGroup(ResourceMeta, scim_adapters.SCIMGroup):
     """Adapter for ``directory.Group``; members are never loaded unless returned."""
 
     id_field = "id"
     url_name = "scim:groups"
     resource_type = "Group"
+    endpoint = "Groups"
 
     def __init__(self, obj: Group, request: Any = None, members: list[tuple[Any, str]] | None = None) -> None:
         super().__init__(obj, request=request)
@@ -394,17 +407,6 @@ class ScimGroup(scim_adapters.SCIMGroup):
         self._members = MemberChanges()
         self._replace_members: list[str] | None = None
         self._member_rows = members
-
-    @property
-    def location(self) -> str:
-        return scim_url(self.request, "Groups", self.id)
-
-    @property
-    def meta(self) -> dict:
-        return {
-            "resourceType": "Group", "created": _iso(self.obj.created), "lastModified": _iso(self.obj.last_modified),
-            "location": self.location, "version": f'W/"{self.obj.version}"',
-        }
 
     def members_list(self) -> list[dict]:
         rows = self._member_rows

@@ -60,6 +60,25 @@ def _depth(value: Any, limit: int) -> int:
     return deepest
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is out of range")
+    return number
+
+
+def _has_lone_surrogate(doc: Any) -> bool:
+    try:
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 class ScimViewMixin:
     """Error handling, body parsing and tenant scoping shared by every SCIM view."""
 
@@ -94,9 +113,12 @@ class ScimViewMixin:
         if not text.strip():
             raise errors.bad_request("The request body is empty.", ScimType.INVALID_SYNTAX)
         try:
-            doc = json.loads(text)
+            doc = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
         except (ValueError, RecursionError) as exc:
             raise errors.bad_request(f"The request body is not valid JSON: {exc}", ScimType.INVALID_SYNTAX) from None
+        if "\\u" in text.lower() and _has_lone_surrogate(doc):
+            # "\ud800" is valid JSON but no valid Unicode: it cannot be stored or returned.
+            raise errors.bad_request("The request body contains an unpaired surrogate.", ScimType.INVALID_VALUE)
         if _depth(doc, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
             raise errors.bad_request("The request body is nested too deeply.", ScimType.INVALID_SYNTAX)
         if "\x00" in text.replace("\\u0000", "\x00"):
@@ -239,6 +261,16 @@ class ResourceView(ScimViewMixin):
         return self.written(adapter)
 
 
+def _memberships_of(owner_ids: list[Any], owner: str, other: str, other_name: str) -> dict[Any, list[tuple]]:
+    """(other id, name) pairs per owner id, in one query for a whole page."""
+    grouped: dict[Any, list[tuple]] = {pk: [] for pk in owner_ids}
+    if owner_ids:
+        rows = Membership.objects.filter(**{f"{owner}__in": owner_ids}).order_by("id")
+        for owner_id, other_id, name in rows.values_list(owner, other, other_name):
+            grouped[owner_id].append((other_id, name))
+    return grouped
+
+
 class UsersView(ResourceView, scim_views.UsersView):
     model = Person
     adapter = ScimUser
@@ -248,11 +280,8 @@ class UsersView(ResourceView, scim_views.UsersView):
     def render(self, objects: list[Person], projection: Projection) -> list[dict]:
         """One query for all groups and one for all managers of the page, never one per user."""
         include_groups = projection.wants("groups")
-        groups: dict[Any, list] = {p.pk: [] for p in objects}
-        if include_groups and objects:
-            rows = Membership.objects.filter(person_id__in=list(groups)).order_by("id")
-            for person_id, group_id, name in rows.values_list("person_id", "group_id", "group__display_name"):
-                groups[person_id].append((group_id, name))
+        ids = [p.pk for p in objects] if include_groups else []
+        groups = _memberships_of(ids, "person_id", "group_id", "group__display_name")
         managers: dict[Any, str] = {}
         manager_ids = {p.manager_id for p in objects if p.manager_id}
         if manager_ids and projection.wants("manager"):
@@ -274,11 +303,8 @@ class GroupsView(ResourceView, scim_views.GroupsView):
     def render(self, objects: list[Group], projection: Projection) -> list[dict]:
         """Members only when asked for (Entra reads with excludedAttributes=members)."""
         include_members = projection.wants("members")
-        members: dict[Any, list] = {g.pk: [] for g in objects}
-        if include_members and objects:
-            rows = Membership.objects.filter(group_id__in=list(members)).order_by("id")
-            for group_id, person_id, name in rows.values_list("group_id", "person_id", "person__display_name"):
-                members[group_id].append((person_id, name))
+        ids = [g.pk for g in objects] if include_members else []
+        members = _memberships_of(ids, "group_id", "person_id", "person__display_name")
         return [
             ScimGroup(g, request=self.request, members=members.get(g.pk)).to_dict(include_members=include_members)
             for g in objects
@@ -320,6 +346,17 @@ class GroupSearchView(SearchView):
     target = GroupsView
 
 
+def _one_or_list(kind: str, documents: Any, wanted: str | None) -> HttpResponse:
+    """A discovery document by id, or all of them as a ListResponse."""
+    docs = {d["id"]: d for d in documents}
+    if wanted:
+        if wanted not in docs:
+            raise errors.not_found(kind, wanted)
+        return scim_response(docs[wanted])
+    return scim_response({"schemas": [LIST_RESPONSE], "totalResults": len(docs), "startIndex": 1,
+                          "itemsPerPage": len(docs), "Resources": list(docs.values())})
+
+
 class ServiceProviderConfigView(ScimViewMixin, scim_views.SCIMView):
     http_method_names = ["get"]
 
@@ -331,26 +368,15 @@ class ResourceTypesView(ScimViewMixin, scim_views.SCIMView):
     http_method_names = ["get"]
 
     def get(self, request: HttpRequest, uuid: str | None = None, *args: Any, **kwargs: Any) -> HttpResponse:
-        docs = {d["id"]: d for d in (ScimUser.resource_type_dict(request), ScimGroup.resource_type_dict(request))}
-        if uuid:
-            if uuid not in docs:
-                raise errors.not_found("ResourceType", uuid)
-            return scim_response(docs[uuid])
-        return scim_response({"schemas": [LIST_RESPONSE], "totalResults": len(docs), "startIndex": 1,
-                              "itemsPerPage": len(docs), "Resources": list(docs.values())})
+        docs = (ScimUser.resource_type_dict(request), ScimGroup.resource_type_dict(request))
+        return _one_or_list("ResourceType", docs, uuid)
 
 
 class SchemasView(ScimViewMixin, scim_views.SCIMView):
     http_method_names = ["get"]
 
     def get(self, request: HttpRequest, uuid: str | None = None, *args: Any, **kwargs: Any) -> HttpResponse:
-        docs = {d["id"]: d for d in schema_docs(base_location(request))}
-        if uuid:
-            if uuid not in docs:
-                raise errors.not_found("Schema", uuid)
-            return scim_response(docs[uuid])
-        return scim_response({"schemas": [LIST_RESPONSE], "totalResults": len(docs), "startIndex": 1,
-                              "itemsPerPage": len(docs), "Resources": list(docs.values())})
+        return _one_or_list("Schema", schema_docs(base_location(request)), uuid)
 
 
 class NotFoundView(ScimViewMixin, scim_views.SCIMView):
