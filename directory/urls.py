@@ -1,9 +1,15 @@
 from django.urls import path
 
-from directory.views import home
+from directory.views import groups, home, people
 
 app_name = "directory"
 
 urlpatterns = [
     path("", home.home, name="home"),
+    path("people/", people.people_list, name="people"),
+    path("people/<uuid:person_id>/", people.person_detail, name="person-detail"),
+    path("people/<uuid:person_id>/edit/", people.person_edit, name="person-edit"),
+    path("people/<uuid:person_id>/admin-role/", people.person_admin_role, name="person-admin-role"),
+    path("groups/", groups.group_list, name="groups"),
+    path("groups/<uuid:group_id>/", groups.group_detail, name="group-detail"),
 ]

@@ -11,10 +11,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
+from directory.signin import attempt_refused_by_lockout, signin_failed_record, signin_succeeded_record
+from directory.sudo import sudo_mark
+
 
 class SignInForm(forms.Form):
-    email = forms.CharField(label="Email", max_length=320, widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True}))
-    password = forms.CharField(label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    email = forms.CharField(
+        label="Email", max_length=320, widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True})
+    )
+    password = forms.CharField(
+        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
 
 
 @never_cache
@@ -22,7 +29,10 @@ class SignInForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def sign_in(request: HttpRequest) -> HttpResponse:
     next_url = request.POST.get("next") or request.GET.get("next") or ""
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    safe = url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    if not safe:
         next_url = ""
     if request.user.is_authenticated and request.method == "GET":
         return redirect(next_url or "directory:home")
@@ -32,8 +42,13 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         person = authenticate(request, username=form.cleaned_data["email"], password=form.cleaned_data["password"])
         if person is not None:
             login(request, person)  # rotates the session key
+            sudo_mark(request)  # a password just entered counts for sudo mode
+            signin_succeeded_record(request=request, person=person)
             return redirect(next_url or "directory:home")
-        # Never say which of the two was wrong.
+        if not attempt_refused_by_lockout(request):
+            signin_failed_record(request=request, email=form.cleaned_data["email"])
+        # Never say which of the two was wrong. (A lockout is rendered by
+        # axes' middleware through directory.signin.lockout_response.)
         error = "That email and password do not match an account. Check both and try again."
     elif request.method == "POST":
         error = "Enter your email and password."

@@ -1,0 +1,56 @@
+"""Forms of the integrations console."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+
+GRACE_CHOICES: list[tuple[str, str, timedelta]] = [
+    ("0", "None — the old token stops now", timedelta(0)),
+    ("1h", "1 hour", timedelta(hours=1)),
+    ("1d", "1 day", timedelta(days=1)),
+    ("3d", "3 days", timedelta(days=3)),
+    ("7d", "7 days", timedelta(days=7)),
+]
+_GRACE = {key: delta for key, _, delta in GRACE_CHOICES}
+
+
+class NotificationSettingsForm(forms.Form):
+    notification_email = forms.EmailField(
+        label="Notification Email", required=False, max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        help_text="Where we write when provisioning fails. A shared mailbox works well.",
+    )
+    notify_on_failure = forms.BooleanField(
+        label="Send an email notification when a failure occurs", required=False
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        missing = not data.get("notification_email") and "notification_email" not in self.errors
+        if data.get("notify_on_failure") and missing:
+            self.add_error("notification_email", "Enter the address to notify, or untick the checkbox below.")
+        return data
+
+
+class ActivationForm(NotificationSettingsForm):
+    pass
+
+
+class TokenGenerateForm(forms.Form):
+    label = forms.CharField(
+        label="Label", max_length=100, required=False,
+        help_text="What this token is for, e.g. “Entra production”.",
+    )
+
+
+class TokenRotateForm(forms.Form):
+    grace = forms.ChoiceField(
+        label="Keep the old token working for", choices=[(k, label) for k, label, _ in GRACE_CHOICES], initial="1d",
+    )
+
+    @property
+    def grace_period(self) -> timedelta:
+        return _GRACE[self.cleaned_data["grace"]]
