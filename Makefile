@@ -10,7 +10,7 @@ TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/spa
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 TEST_BROKER_URL ?= $(or $(CELERY_BROKER_URL),redis://127.0.0.1:6379/1)
 
-.PHONY: run test install lint conformance bench lock clean
+.PHONY: run test install lint conformance bench bench-scale lock clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,20 @@ CONFORMANCE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/spaceiq_conforman
 
 conformance: install
 	CONFORMANCE_DATABASE_URL=$(CONFORMANCE_DATABASE_URL) $(PY) scripts/conformance.py
+
+# The Entra replay benchmark (bench/run.py): gunicorn, PostgreSQL, a Celery worker on
+# Redis, and the stock django-scim2 baseline; figures to bench/results/latest.json and
+# a row in bench/RESULTS.md. The database (name must contain "bench") is recreated.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/spaceiq_bench
+
+bench: install
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+# Scale mode: 100,000 people and 500 groups (one of 10,000 members) against 1,000 people.
+bench-scale: install
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+	$(PY) bench/run.py --scale $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

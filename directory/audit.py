@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from directory.models import AuditEvent, Tenant
@@ -49,3 +50,17 @@ def audit_event_record(
         source_ip=actor.source_ip,
         request_id=actor.request_id[:64],
     )
+
+
+def audit_events_purge(*, before: datetime, batch_size: int = 5000) -> int:
+    """The retention purge: the only code path that deletes audit events.
+
+    Deletes in batches so a year's worth never becomes one long transaction.
+    """
+    purged = 0
+    while True:
+        old = AuditEvent.objects.filter(occurred_at__lt=before).order_by()
+        ids = list(old.values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return purged
+        purged += AuditEvent.objects.filter(pk__in=ids).delete()[0]

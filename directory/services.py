@@ -6,17 +6,18 @@ transaction, and leaves nothing behind when it raises.
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from directory.audit import Actor, audit_event_record
 from directory.errors import InvalidValue, LastAdminError, UniquenessConflict
-from directory.models import Group, Membership, Person, Source, Tenant
+from directory.models import AuditEvent, Group, Membership, Person, Source, Tenant
 
 # Attributes a caller may set through person_create / person_update.
 PERSON_ATTRIBUTES: frozenset[str] = frozenset(
@@ -37,6 +38,13 @@ _STRING_LIMITS: dict[str, int] = {
 _LIST_ATTRIBUTES = frozenset(
     {"emails", "phone_numbers", "addresses", "ims", "photos", "entitlements", "roles", "x509_certificates"}
 )
+
+def canonical_user_name(user_name: Any) -> Any:
+    """User names are stored in Unicode NFC, so canonically equivalent spellings
+    ("é" as one code point or as "e" + combining accent) are one name and clash
+    (the per-tenant unique index compares LOWER(user_name)). Entra sends NFC."""
+    return unicodedata.normalize("NFC", user_name) if isinstance(user_name, str) else user_name
+
 
 def _work_email(emails: list[Any]) -> str | None:
     """The value of the first email typed "work" (what Entra matches on)."""
@@ -98,7 +106,7 @@ def person_create(
     is_tenant_admin: bool = False,
     **attributes: Any,
 ) -> Person:
-    values = {"user_name": user_name, **attributes}
+    values = {"user_name": canonical_user_name(user_name), **attributes}
     _validate_person_values(values)
     _check_manager(tenant.pk, None, values.get("manager_id"))
     person = Person(tenant=tenant, source=source, is_tenant_admin=is_tenant_admin, **values)
@@ -108,8 +116,8 @@ def person_create(
     else:
         person.set_unusable_password()
     try:
-        with transaction.atomic():
-            person.save(force_insert=True)
+        # No inner savepoint: this function's own atomic block rolls the INSERT back.
+        person.save(force_insert=True)
     except IntegrityError:
         raise UniquenessConflict("userName", user_name) from None
     audit_event_record(
@@ -130,8 +138,67 @@ def person_create(
 
 
 @transaction.atomic
+def person_bulk_create(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    people: Iterable[Mapping[str, Any]],
+    source: str = Source.CONSOLE,
+    batch_size: int = 1000,
+) -> list[Person]:
+    """Create many people at once (imports, seeding): person_create's checks and
+    audit events, written with multi-row INSERTs.
+
+    Each mapping holds ``user_name`` and any person attributes. All or nothing:
+    a userName taken (in the tenant or twice in ``people``) raises
+    UniquenessConflict and nothing is written. People get no password.
+    """
+    created: list[Person] = []
+    manager_ids: set[Any] = set()
+    for raw in people:
+        values = dict(raw)
+        if "user_name" not in values:
+            raise InvalidValue("user_name", "is required")
+        values["user_name"] = canonical_user_name(values["user_name"])
+        _validate_person_values(values)
+        if values.get("manager_id") is not None:
+            manager_ids.add(values["manager_id"])
+        person = Person(tenant=tenant, source=source, **values)
+        person.work_email = _work_email(person.emails)
+        person.set_unusable_password()
+        person._bulk_attributes = sorted(k for k, v in values.items() if v not in (None, [], ""))
+        created.append(person)
+    if manager_ids:
+        known = {str(pk) for pk in Person.objects.filter(
+            tenant_id=tenant.pk, pk__in=list(manager_ids)).values_list("pk", flat=True)}
+        known |= {str(p.pk) for p in created}
+        missing = [m for m in manager_ids if str(m) not in known]
+        if missing:
+            raise InvalidValue("manager", f"no person with id {missing[0]} in this directory")
+    try:
+        Person.objects.bulk_create(created, batch_size=batch_size)
+    except IntegrityError:
+        raise UniquenessConflict("userName", "one of the user names") from None
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                tenant_id=tenant.pk, actor_label=actor.label[:255], actor_person_id=actor.person_id,
+                action="person.created", target_type="person", target_id=str(p.pk),
+                target_label=p.user_name[:512], details={"source": source, "attributes": p._bulk_attributes},
+                source_ip=actor.source_ip, request_id=actor.request_id[:64],
+            )
+            for p in created
+        ],
+        batch_size=batch_size,
+    )
+    return created
+
+
+@transaction.atomic
 def person_update(*, person: Person, actor: Actor, changes: Mapping[str, Any]) -> Person:
     """Apply ``changes`` (attribute → new value); records only what really changed."""
+    if "user_name" in changes:
+        changes = {**changes, "user_name": canonical_user_name(changes["user_name"])}
     _validate_person_values(changes)
     if "manager_id" in changes:
         _check_manager(person.tenant_id, person.pk, changes["manager_id"])
@@ -150,8 +217,7 @@ def person_update(*, person: Person, actor: Actor, changes: Mapping[str, Any]) -
     if "emails" in diff:
         update_fields.append("work_email")
     try:
-        with transaction.atomic():
-            person.save(update_fields=update_fields)
+        person.save(update_fields=update_fields)
     except IntegrityError:
         raise UniquenessConflict("userName", changes.get("user_name", person.user_name)) from None
     active_change = diff.pop("is_active", None)
@@ -263,8 +329,7 @@ def group_create(
         source=source,
     )
     try:
-        with transaction.atomic():
-            group.save(force_insert=True)
+        group.save(force_insert=True)
     except IntegrityError:
         raise UniquenessConflict("displayName", display_name) from None
     audit_event_record(
@@ -293,8 +358,7 @@ def group_update(
         return group
     group.version += 1
     try:
-        with transaction.atomic():
-            group.save(update_fields=["display_name", "external_id", "version", "last_modified"])
+        group.save(update_fields=["display_name", "external_id", "version", "last_modified"])
     except IntegrityError:
         raise UniquenessConflict("displayName", display_name or "") from None
     audit_event_record(
@@ -334,6 +398,44 @@ def _tenant_person_ids(tenant_id: int, person_ids: Iterable[Any]) -> list[uuid.U
     return list(wanted)
 
 
+def _parse_person_ids(person_ids: Iterable[Any]) -> list[uuid.UUID]:
+    wanted: dict[uuid.UUID, None] = {}  # ordered: members are added in the order sent
+    for raw in person_ids:
+        try:
+            wanted[raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw))] = None
+        except (ValueError, AttributeError, TypeError):
+            raise InvalidValue("members", f"no person with id {raw} in this directory") from None
+    return list(wanted)
+
+
+def _members_insert(group: Group, ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """PostgreSQL: one statement checks the tenant, skips present members and inserts.
+
+    ``INSERT ... SELECT`` from the tenant's people, ``ON CONFLICT DO NOTHING``
+    (concurrent additions never lose each other's members), ``RETURNING`` what
+    was really added. Only when fewer rows come back than ids were sent does a
+    second query tell "already a member" from "not a person of this tenant".
+    """
+    if not ids:
+        return []
+    membership, person = Membership._meta.db_table, Person._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {membership} (group_id, person_id, created) "  # noqa: S608 - table names from models
+            f"SELECT %s, p.id, %s FROM {person} p WHERE p.tenant_id = %s AND p.id = ANY(%s) "
+            "ON CONFLICT DO NOTHING RETURNING person_id",
+            [group.pk, timezone.now(), group.tenant_id, ids],
+        )
+        inserted = {row[0] for row in cursor.fetchall()}
+    if len(inserted) < len(ids):
+        rest = [pk for pk in ids if pk not in inserted]
+        found = set(Person.objects.filter(tenant_id=group.tenant_id, pk__in=rest).values_list("pk", flat=True))
+        missing = [pk for pk in rest if pk not in found]
+        if missing:
+            raise InvalidValue("members", f"no person with id {missing[0]} in this directory")
+    return [pk for pk in ids if pk in inserted]
+
+
 def _touch_group(group: Group) -> None:
     now = timezone.now()
     Group.objects.filter(pk=group.pk).update(version=F("version") + 1, last_modified=now)
@@ -350,18 +452,23 @@ def group_members_add(
     One bulk insert with ON CONFLICT DO NOTHING, so concurrent additions to the
     same group never lose each other's members.
     """
-    ids = _tenant_person_ids(group.tenant_id, person_ids)
-    if not ids:
-        return []
-    existing = set(
-        Membership.objects.filter(group_id=group.pk, person_id__in=ids).values_list("person_id", flat=True)
-    )
-    new_ids = [pid for pid in ids if pid not in existing]
-    if not new_ids:
-        return []
-    Membership.objects.bulk_create(
-        [Membership(group_id=group.pk, person_id=pid) for pid in new_ids], ignore_conflicts=True
-    )
+    if connection.vendor != "postgresql":
+        ids = _tenant_person_ids(group.tenant_id, person_ids)
+        if not ids:
+            return []
+        existing = set(
+            Membership.objects.filter(group_id=group.pk, person_id__in=ids).values_list("person_id", flat=True)
+        )
+        new_ids = [pid for pid in ids if pid not in existing]
+        if not new_ids:
+            return []
+        Membership.objects.bulk_create(
+            [Membership(group_id=group.pk, person_id=pid) for pid in new_ids], ignore_conflicts=True
+        )
+    else:
+        new_ids = _members_insert(group, _parse_person_ids(person_ids))
+        if not new_ids:
+            return []
     if bump_version:
         _touch_group(group)
     audit_event_record(

@@ -7,14 +7,22 @@ Functions here only render and queue; delivery is provisioning.notifications.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.template.loader import render_to_string
-from django.urls import reverse
+from django.template import Context
+from django.template.loader import get_template, render_to_string
+from django.urls import NoReverseMatch, reverse
 
+from directory.audit import Actor
 from directory.models import Person, Tenant
 from provisioning import notifications
+from provisioning.models import Integration, Notification, ScimToken
+from provisioning.registry import kind_get
+
+if TYPE_CHECKING:
+    from provisioning.alerts import FailureDigest
 
 
 @dataclass(frozen=True)
@@ -24,12 +32,17 @@ class RenderedEmail:
     html: str
 
 
+def _render_plain(template_name: str, context: dict[str, Any]) -> str:
+    # Plain text is not HTML: "O'Brien" must not arrive as "O&#x27;Brien".
+    return get_template(template_name).template.render(Context(context, autoescape=False))
+
+
 def render_email(name: str, context: dict[str, Any]) -> RenderedEmail:
     context = {"site_url": settings.SITE_URL, **context}
-    subject = " ".join(render_to_string(f"emails/{name}/subject.txt", context).split())
+    subject = " ".join(_render_plain(f"emails/{name}/subject.txt", context).split())
     return RenderedEmail(
         subject=subject,
-        text=render_to_string(f"emails/{name}/body.txt", context),
+        text=_render_plain(f"emails/{name}/body.txt", context),
         html=render_to_string(f"emails/{name}/body.html", context),
     )
 
@@ -52,3 +65,141 @@ def welcome_admin(*, tenant: Tenant, admin: Person) -> None:
         to=[admin.primary_email or admin.user_name],
         email=email,
     )
+
+
+# --- Shared pieces of the provisioning emails ----------------------------------------
+
+
+def _absolute(url_name: str, **kwargs: Any) -> str:
+    """An absolute console URL; Settings when the page does not exist (yet)."""
+    try:
+        return settings.SITE_URL + reverse(url_name, kwargs=kwargs or None)
+    except NoReverseMatch:
+        return settings.SITE_URL + reverse("provisioning:settings")
+
+
+def _admin_addresses(tenant: Tenant | int) -> list[str]:
+    from directory.selectors import tenant_admins
+
+    tenant_obj = tenant if isinstance(tenant, Tenant) else Tenant.objects.get(pk=tenant)
+    addresses = [p.primary_email or p.user_name for p in tenant_admins(tenant=tenant_obj).order_by("user_name")]
+    return sorted({a for a in addresses if a and "@" in a})
+
+
+def _integration_context(integration: Integration) -> dict[str, Any]:
+    entry = kind_get(integration.kind)
+    return {
+        "integration": integration,
+        "tenant": integration.tenant,
+        "integration_name": entry.name if entry else integration.kind,
+        "provider": entry.provider if entry else "your identity provider",
+        "integration_url": _absolute("provisioning:integration-detail", kind=integration.kind),
+        "logs_url": _absolute("provisioning:integration-logs", kind=integration.kind),
+        "failed_logs_url": _absolute("provisioning:integration-logs", kind=integration.kind) + "?status=failed",
+        "audit_log_url": _absolute("provisioning:audit-log"),
+    }
+
+
+def _queue(
+    name: str, *, integration: Integration, to: list[str], dedupe_key: str, **context: Any
+) -> Notification | None:
+    if not to:
+        return None
+    email = render_email(name, {**_integration_context(integration), **context})
+    return notifications.notification_queue(
+        tenant=integration.tenant, kind=name, dedupe_key=dedupe_key, to=to, email=email
+    )
+
+
+# --- Failure summaries, recovery, silence (provisioning.alerts decides when) ----------
+
+
+def scim_failure_summary(*, integration: Integration, digest: FailureDigest, dedupe_key: str) -> Notification | None:
+    """Failures of one integration since the last summary: counts by reason, examples."""
+    examples = [
+        {"example": e, "url": _absolute("provisioning:integration-log-detail", kind=integration.kind, request_id=e.id)}
+        for e in digest.examples
+    ]
+    return _queue(
+        "scim_failure_summary", integration=integration, to=[integration.notification_email],
+        dedupe_key=dedupe_key, digest=digest, examples=examples,
+        quiet_minutes=settings.SCIM_FAILURE_QUIET_MINUTES,
+    )
+
+
+def scim_recovered(
+    *, integration: Integration, failing_since: datetime, recovered_at: datetime, failures: int, dedupe_key: str
+) -> Notification | None:
+    return _queue(
+        "scim_recovered", integration=integration, to=[integration.notification_email], dedupe_key=dedupe_key,
+        failing_since=failing_since, recovered_at=recovered_at, failures=failures,
+    )
+
+
+def scim_silent(*, integration: Integration, last_seen: datetime, never: bool, dedupe_key: str) -> Notification | None:
+    """Provisioning appears to have stopped; to the notification address, else the admins."""
+    to = [integration.notification_email] if integration.notification_email else _admin_addresses(integration.tenant)
+    return _queue(
+        "scim_silent", integration=integration, to=to, dedupe_key=dedupe_key, last_seen=last_seen, never=never,
+        silence_hours=settings.SCIM_SILENCE_HOURS,
+    )
+
+
+# --- Security notices to the tenant's admins --------------------------------------------
+
+
+def token_generated(*, token: ScimToken, actor: Actor) -> Notification | None:
+    integration = token.integration
+    return _queue(
+        "token_generated", integration=integration, to=_admin_addresses(integration.tenant_id),
+        dedupe_key=f"token-generated:{token.pk}", token=token, actor=actor, at=token.created,
+    )
+
+
+def token_rotated(*, old: ScimToken, new: ScimToken, actor: Actor, old_works_until: datetime) -> Notification | None:
+    integration = new.integration
+    return _queue(
+        "token_rotated", integration=integration, to=_admin_addresses(integration.tenant_id),
+        dedupe_key=f"token-rotated:{old.pk}:{new.pk}", old=old, new=new, actor=actor, at=new.created,
+        old_works_until=old_works_until,
+    )
+
+
+def token_revoked(*, token: ScimToken, actor: Actor) -> Notification | None:
+    integration = token.integration
+    return _queue(
+        "token_revoked", integration=integration, to=_admin_addresses(integration.tenant_id),
+        dedupe_key=f"token-revoked:{token.pk}", token=token, actor=actor, at=token.revoked_at,
+    )
+
+
+def integration_deactivated(*, integration: Integration, actor: Actor, tokens_revoked: int) -> Notification | None:
+    return _queue(
+        "integration_deactivated", integration=integration, to=_admin_addresses(integration.tenant_id),
+        dedupe_key=f"integration-deactivated:{integration.pk}:{integration.deactivated_at.isoformat()}",
+        actor=actor, at=integration.deactivated_at, tokens_revoked=tokens_revoked,
+    )
+
+
+def invalid_token_used(
+    *, integration: Integration, token: ScimToken, count: int, source_ips: list[str], dedupe_key: str
+) -> Notification | None:
+    """A token of this tenant that no longer works (revoked, expired) keeps being sent."""
+    return _queue(
+        "invalid_token_used", integration=integration, to=_admin_addresses(integration.tenant_id),
+        dedupe_key=dedupe_key, token=token, count=count, source_ips=source_ips,
+        token_status=_token_status(token, integration),
+    )
+
+
+def _token_status(token: ScimToken, integration: Integration) -> str:
+    """Why the token no longer works, in the words of the token table."""
+    if token.revoked_at is not None:
+        return f"revoked on {token.revoked_at:%d %b %Y at %H:%M} UTC"
+    if token.expires_at is not None:
+        return f"expired on {token.expires_at:%d %b %Y at %H:%M} UTC, at the end of its rotation grace period"
+    if not integration.is_active:
+        return "no longer accepted because the integration is deactivated"
+    if not token.confirmed:
+        return "a draft from an activation that was never completed"
+    return "not accepted (the token sent does not match the stored one)"

@@ -24,6 +24,16 @@ class Integration(models.Model):
     activated_at = models.DateTimeField(null=True, blank=True)
     deactivated_at = models.DateTimeField(null=True, blank=True)
     last_request_at = models.DateTimeField(null=True, blank=True)
+    # Alerting state, kept here so the SCIM request path needs one cheap
+    # UPDATE at most (provisioning.alerts): when the current run of failures
+    # began (None while healthy), the first success after it (set until the
+    # recovery is confirmed and announced), when the latest failure summary
+    # was claimed (the start of its quiet period), and up to when failures
+    # were reported.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    recovered_at = models.DateTimeField(null=True, blank=True)
+    failure_summary_at = models.DateTimeField(null=True, blank=True)
+    failures_reported_until = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -90,7 +100,18 @@ class ScimRequest(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        indexes = [models.Index(fields=["integration", "-received_at"], name="scimrequest_integration_time")]
+        indexes = [
+            models.Index(fields=["integration", "-received_at"], name="scimrequest_integration_time"),
+            # Invalid-token requests per source IP (alerts); partial, so the
+            # ordinary insert of an attributed request does not maintain it.
+            models.Index(
+                fields=["source_ip", "received_at"], name="scimrequest_unattributed_ip",
+                condition=models.Q(integration__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} → {self.status}"
 
 
 class Notification(models.Model):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from directory.models import Tenant
@@ -75,14 +76,18 @@ def notification_deliver(*, notification_id: int) -> bool:
         try:
             message.send(fail_silently=False)
         except Exception as exc:
-            Notification.objects.filter(pk=notification.pk).update(
-                attempts=notification.attempts, last_error=f"{type(exc).__name__}: {exc}"[:2000]
-            )
-            raise DeliveryFailed(str(exc)) from exc
-        notification.sent_at = timezone.now()
-        notification.last_error = ""
-        notification.save(update_fields=["sent_at", "attempts", "last_error"])
-        return True
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+        else:
+            notification.sent_at = timezone.now()
+            notification.last_error = ""
+            notification.save(update_fields=["sent_at", "attempts", "last_error"])
+            return True
+    # Recorded after the locking transaction ended: raising inside it would
+    # roll the record of this attempt back along with it.
+    Notification.objects.filter(pk=notification_id, sent_at__isnull=True).update(
+        attempts=F("attempts") + 1, last_error=error
+    )
+    raise DeliveryFailed(error)
 
 
 def pending_notification_ids(*, older_than: timedelta, limit: int = 500) -> list[Any]:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from directory.audit import Actor, audit_event_record
 from directory.models import Person, Tenant
+from provisioning import emails
 from provisioning.models import Integration, ScimToken
 from provisioning.registry import kind_get
 from provisioning.tokens import token_generate
@@ -36,7 +37,7 @@ def _audit(integration: Integration, actor: Actor, action: str, details: dict | 
 @transaction.atomic
 def token_issue(
     *, integration: Integration, actor: Actor, created_by: Person | None = None, label: str = "",
-    confirmed: bool = True,
+    confirmed: bool = True, announce: bool = True,
 ) -> tuple[ScimToken, str]:
     """Create a token; returns the row and the plaintext, which is never stored.
 
@@ -50,6 +51,8 @@ def token_issue(
     )
     if confirmed:
         _audit(integration, actor, "token.generated", {"token": token.display, "label": token.label})
+        if announce:  # a rotation announces both tokens in one notice instead
+            emails.token_generated(token=token, actor=actor)
     return token, new.raw
 
 
@@ -79,7 +82,9 @@ def integration_activate(
         })
     if draft_token is not None:
         draft_token.confirmed = True
+        draft_token.integration = integration
         _audit(integration, actor, "token.generated", {"token": draft_token.display, "label": draft_token.label})
+        emails.token_generated(token=draft_token, actor=actor)
     return integration
 
 
@@ -95,6 +100,7 @@ def integration_deactivate(*, integration: Integration, actor: Actor) -> Integra
     integration.save(update_fields=["state", "deactivated_at"])
     revoked = ScimToken.objects.filter(integration=integration, revoked_at__isnull=True).update(revoked_at=now)
     _audit(integration, actor, "integration.deactivated", {"tokens_revoked": revoked})
+    emails.integration_deactivated(integration=integration, actor=actor, tokens_revoked=revoked)
     return integration
 
 
@@ -123,7 +129,8 @@ def token_rotate(
     now = timezone.now()
     old = ScimToken.objects.select_for_update().get(pk=token.pk)
     new_token, raw = token_issue(
-        integration=old.integration, actor=actor, created_by=created_by, label=old.label, confirmed=True
+        integration=old.integration, actor=actor, created_by=created_by, label=old.label, confirmed=True,
+        announce=False,
     )
     if grace == timedelta(0):
         old.revoked_at = now
@@ -134,6 +141,7 @@ def token_rotate(
         "old_token": old.display, "new_token": new_token.display,
         "old_token_works_until": (old.revoked_at or old.expires_at).isoformat(),
     })
+    emails.token_rotated(old=old, new=new_token, actor=actor, old_works_until=old.revoked_at or old.expires_at)
     return new_token, raw
 
 
@@ -144,4 +152,5 @@ def token_revoke(*, token: ScimToken, actor: Actor) -> ScimToken:
     token.revoked_at = timezone.now()
     ScimToken.objects.filter(pk=token.pk).update(revoked_at=token.revoked_at)
     _audit(token.integration, actor, "token.revoked", {"token": token.display})
+    emails.token_revoked(token=token, actor=actor)
     return token

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import shared_task
 
-from provisioning import notifications
+from provisioning import alerts, notifications, retention
 
 
 @shared_task(
@@ -33,3 +33,31 @@ def outbox_drain() -> int:
         except notifications.DeliveryFailed:
             break  # SMTP is down; the next run tries again
     return sent
+
+
+@shared_task(acks_late=True)
+def failure_summary_send(integration_id: int) -> bool:
+    return alerts.failure_summary_send(integration_id=integration_id) is not None
+
+
+@shared_task(acks_late=True)
+def recovery_notice_send(integration_id: int, recovered_at: str) -> bool:
+    return alerts.recovery_notice_send(
+        integration_id=integration_id, recovered_at=datetime.fromisoformat(recovered_at)
+    ) is not None
+
+
+@shared_task(acks_late=True)
+def alerts_sweep() -> int:
+    """Due summaries and recoveries whose task was lost (broker down, worker died)."""
+    return alerts.alerts_sweep()
+
+
+@shared_task(acks_late=True)
+def silence_check() -> int:
+    return alerts.silence_check()
+
+
+@shared_task(acks_late=True)
+def retention_purge() -> dict[str, int]:
+    return retention.retention_purge()

@@ -8,6 +8,7 @@ the README for the full list.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -29,9 +30,16 @@ if not SECRET_KEY:
     else:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
 
+# During a rotation of DJANGO_SECRET_KEY: the old key(s), still accepted for
+# sessions, CSRF tokens and signatures until removed (docs/security.md).
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", [])
+
 # A separate secret keys the SCIM token hashes, so rotating the session secret
 # does not invalidate every identity provider's token (docs/security.md).
 SCIM_TOKEN_HASH_KEY = env_str("SCIM_TOKEN_HASH_KEY", SECRET_KEY + ":scim-token-hash")
+# During a rotation of SCIM_TOKEN_HASH_KEY: the old key, still accepted; a token
+# verified with it is re-hashed with the new key on use (provisioning.tokens).
+SCIM_TOKEN_HASH_KEY_PREVIOUS = env_str("SCIM_TOKEN_HASH_KEY_PREVIOUS")
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 
@@ -47,9 +55,12 @@ INSTALLED_APPS = [
     "django_scim",
     "directory",
     "provisioning",
+    "axes",
 ]
 
 MIDDLEWARE = [
+    # First, so every later reader of REMOTE_ADDR sees the client (docs/security.md).
+    "directory.security_headers.TrustedProxyClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -58,6 +69,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "directory.security_headers.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes requires: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "spaceiq_site.urls"
@@ -101,7 +115,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Authentication -------------------------------------------------------
 AUTH_USER_MODEL = "directory.Person"
-AUTHENTICATION_BACKENDS = ["directory.auth_backend.TenantEmailBackend"]
+# AxesStandaloneBackend first: it refuses a locked-out account or address
+# before TenantEmailBackend checks any password.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "directory.auth_backend.TenantEmailBackend"]
 LOGIN_URL = "accounts:sign-in"
 LOGIN_REDIRECT_URL = "directory:home"
 LOGOUT_REDIRECT_URL = "accounts:sign-in"
@@ -110,7 +126,9 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    # Person has no "username"/"email" fields, the validator's defaults: name ours.
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+     "OPTIONS": {"user_attributes": ("user_name", "work_email", "display_name", "given_name", "family_name")}},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
@@ -132,10 +150,40 @@ CSRF_COOKIE_SECURE = _https
 CSRF_TRUSTED_ORIGINS = [SITE_URL]
 if env_bool("DJANGO_BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies of ours append to X-Forwarded-For (0: trust none of it).
+TRUSTED_PROXY_HOPS = env_int("DJANGO_TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=5)
 SECURE_HSTS_SECONDS = 31536000 if _https else 0
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+CSRF_COOKIE_HTTPONLY = True  # forms carry the token; no script needs the cookie
+# No inline script or style anywhere (directory.security_headers).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+# --- Sign-in throttling (django-axes; directory.signin) ------------------------
+# Failures are counted in the database (shared by every process, and still
+# working when Redis is down) per account and, separately, per source address.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGNIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Attempts during a lockout are refused without being counted, so a lockout
+# ends one cool-off after the failure that caused it even if an attacker keeps trying.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Not reset on success: a reset deletes every failure of the signing-in address,
+# so anyone with an account could sign in between guesses at someone else's.
+AXES_RESET_ON_SUCCESS = False
+AXES_USERNAME_FORM_FIELD = "email"
+AXES_USERNAME_CALLABLE = "directory.signin.signin_username"
+AXES_CLIENT_IP_CALLABLE = "directory.signin.signin_client_ip"
+AXES_LOCKOUT_CALLABLE = "directory.signin.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["password", "sudo_password", "csrfmiddlewaretoken"]
+AXES_VERBOSE = False
+# Successful sign-ins are in the audit trail (signin.succeeded); no second, unpurged log.
+AXES_DISABLE_ACCESS_LOG = True
 
 # Largest request body read into memory: the SCIM limit (provisioning.scim.constants.MAX_BODY_BYTES).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1_048_576
@@ -158,9 +206,15 @@ USE_TZ = True
 # --- Caches (rate limits and throttles must be shared between processes) -----
 REDIS_URL = env_url("REDIS_URL", "", schemes=("redis", "rediss", "unix"))
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+        # A stalled Redis must cost a request at most a second, never hang it.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "spaceiq_cache"}}
+# Several deployments (or test runs) sharing one Redis keep apart by prefix.
+CACHES["default"]["KEY_PREFIX"] = env_str("CACHE_KEY_PREFIX")
 
 # --- Email ------------------------------------------------------------------
 EMAIL_HOST = env_str("EMAIL_HOST")
@@ -195,7 +249,7 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "spaceiq")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis visibility timeout must exceed the longest task so unacked tasks are
 # redelivered only when a worker really died.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=5)}
 
 # --- SCIM (django-scim2) -----------------------------------------------------
 SCIM_SERVICE_PROVIDER = {
@@ -231,10 +285,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # A SCIM token pasted into a URL or body never reaches a log line (docs/security.md).
+    "filters": {"redact_tokens": {"()": "provisioning.logging_filters.RedactTokens"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # django-scim2 logs full request bodies at DEBUG; never let them out.
-    "loggers": {"django_scim": {"level": "WARNING"}},
+    "loggers": {
+        # django-scim2 logs full request bodies at DEBUG; never let them out.
+        "django_scim": {"level": "WARNING", "filters": ["redact_tokens"]},
+        # Django logs the path of every 4xx/5xx: a token pasted into a URL would be in it.
+        "django.request": {"filters": ["redact_tokens"]},
+    },
 }
 
 CELERY_BEAT_SCHEDULE = {
@@ -252,6 +312,11 @@ SCIM_RECOVERY_MINUTES = env_int("SCIM_RECOVERY_MINUTES", 10, minimum=0)
 SCIM_SILENCE_HOURS = env_int("SCIM_SILENCE_HOURS", 3, minimum=1)
 # 401s with one old token of a tenant within an hour before its admins are told.
 SCIM_INVALID_TOKEN_ALERT_THRESHOLD = env_int("SCIM_INVALID_TOKEN_ALERT_THRESHOLD", 5, minimum=1)
+# Brute force on /scim (provisioning.scim.rate_limit): 401s allowed per source
+# address and per token lookup prefix in each window, then 429 until it ends.
+SCIM_AUTH_FAILURE_WINDOW_SECONDS = env_int("SCIM_AUTH_FAILURE_WINDOW_SECONDS", 60, minimum=1)
+SCIM_AUTH_FAILURES_PER_IP = env_int("SCIM_AUTH_FAILURES_PER_IP", 20, minimum=1)
+SCIM_AUTH_FAILURES_PER_PREFIX = env_int("SCIM_AUTH_FAILURES_PER_PREFIX", 50, minimum=1)
 SCIM_REQUEST_LOG_RETENTION_DAYS = env_int("SCIM_REQUEST_LOG_RETENTION_DAYS", 30, minimum=1)
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
 CELERY_BEAT_SCHEDULE.update(

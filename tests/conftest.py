@@ -47,6 +47,19 @@ def _isolated_celery_queue() -> Iterator[None]:
             pass
 
 
+# Cache keys of this run (rate limits) never meet another run's, even when a
+# test starts app servers of its own: they inherit the prefix.
+os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_scim_auth_rate_limits(monkeypatch) -> None:
+    """Every test starts with no failed SCIM authentications counted against 127.0.0.1."""
+    from provisioning.scim import rate_limit
+
+    monkeypatch.setattr(rate_limit, "NAMESPACE", f"scim-auth-fail-{uuid.uuid4().hex[:8]}")
+
+
 # --- Personas -------------------------------------------------------------------
 
 
@@ -353,3 +366,49 @@ def other_scim(other_tenant) -> ScimClient:
     from django.test import Client
 
     return ScimClient(Client(), issue_token(other_tenant))
+
+
+# --- An SMTP server that can go down and come back (outage tests) -----------------
+
+
+@dataclass
+class RestartableSmtpServer(SmtpServer):
+    """``smtp_server`` with stop() and start(): the same port, the same inbox."""
+
+    controller: object | None = None
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        server = self
+
+        class Handler:
+            async def handle_DATA(self, _server, _session, envelope):
+                with server.lock:
+                    server.messages.append(message_from_bytes(envelope.original_content))
+                return "250 Message accepted for delivery"
+
+        self.controller = Controller(Handler(), hostname=self.host, port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def restartable_smtp_server(settings) -> Iterator[RestartableSmtpServer]:
+    """Use in a module as ``smtp_server`` so ``celery_worker`` sends to it."""
+    server = RestartableSmtpServer(host="127.0.0.1", port=free_port())
+    server.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = server.host
+    settings.EMAIL_PORT = server.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -518,7 +518,8 @@ class ScimGroup(ResourceMeta, scim_adapters.SCIMGroup):
         actor = request_actor(self.request)
         state = self._state or {}
         try:
-            with transaction.atomic():
+            # No savepoint: inside the view's transaction any error fails the whole request anyway.
+            with transaction.atomic(savepoint=False):
                 if self.obj._state.adding:
                     self.obj = services.group_create(
                         tenant=self.request.tenant, actor=actor, display_name=state["displayName"],

@@ -15,7 +15,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from django.db import DatabaseError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -23,7 +23,7 @@ from directory.audit import Actor
 from provisioning.models import Integration, ScimToken
 from provisioning.registry import kind_get
 from provisioning.request_log import request_log_record
-from provisioning.scim import errors
+from provisioning.scim import errors, rate_limit
 from provisioning.scim.constants import MAX_BODY_BYTES, SCIM_CONTENT_TYPE
 from provisioning.tokens import lookup_prefix, token_verify
 
@@ -33,6 +33,24 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 # Writing last-used on every request would double the writes of a sync; a
 # minute's precision is what the console shows anyway.
 _TOUCH_EVERY = timedelta(seconds=60)
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _loggable(text: str) -> str:
+    """Text PostgreSQL can store: no NUL, no lone surrogate (both arrive in URLs and bodies)."""
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _has_lone_surrogate(body: bytes) -> bool:
+    try:
+        json.dumps(json.loads(body), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (ValueError, RecursionError):
+        return False
+    return False
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -61,8 +79,13 @@ def _resource_type(path: str) -> str:
 def _touch(token: ScimToken, ip: str | None, now: Any) -> None:
     if token.last_used_at and now - token.last_used_at < _TOUCH_EVERY and token.last_used_ip == ip:
         return
-    ScimToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip)
-    Integration.objects.filter(pk=token.integration_id).update(last_request_at=now)
+    try:
+        ScimToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip)
+        Integration.objects.filter(pk=token.integration_id).update(last_request_at=now)
+    except (DatabaseError, InterfaceError):
+        # The request's own work is done (and committed): answering 503 now
+        # would make the client retry a write that succeeded. Last-used is cosmetic.
+        logger.warning("SCIM token last-used not recorded (database unavailable)")
 
 
 class ScimAuth:
@@ -83,11 +106,17 @@ class ScimAuth:
             match = _BEARER.match(request.headers.get("Authorization", ""))
             raw = match.group(1) if match else ""
             token = token_verify(raw) if raw else None
-            if token is None:
+            # The throttle is consulted only once verification has failed: a
+            # valid token is never slowed or refused by it (rate_limit.py).
+            retry_after = rate_limit.blocked_for(ip=ip, prefix=lookup_prefix(raw)) if token is None else None
+            if retry_after:
+                response = errors.error_response(rate_limit.too_many_failures(retry_after))
+            elif token is None:
                 response = errors.error_response(errors.unauthorized(
                     "Missing bearer token." if not raw else
                     "The bearer token is not valid: it is unknown, revoked, expired, or its integration is deactivated."
                 ))
+                rate_limit.failure_record(ip=ip, prefix=lookup_prefix(raw))
             elif int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES:
                 response = errors.error_response(errors.ScimError(
                     413, f"The request body is larger than {MAX_BODY_BYTES} bytes."
@@ -104,7 +133,7 @@ class ScimAuth:
                 )
                 response = self.get_response(request, *args, **kwargs)
                 _touch(token, ip, received_at)
-        except OperationalError:
+        except (OperationalError, InterfaceError):
             response = errors.error_response(errors.ScimError(503, "The directory is temporarily unavailable."))
         except ValueError:  # a non-numeric Content-Length
             response = errors.error_response(errors.bad_request("Invalid Content-Length header.", "invalidSyntax"))
@@ -121,7 +150,12 @@ class ScimAuth:
                 body = request.body[: 64 * 1024] if response.status_code != 413 else b""
             except Exception:
                 body = b""
-        path = request.get_full_path()
+        path = _loggable(request.get_full_path())
+        if b"\x00" in body:
+            body = body.replace(b"\x00", b"\\x00")
+        if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(body):
+            # "\ud800" alone is valid JSON but no text PostgreSQL can store: log the body as sent, unparsed.
+            body = b"[not valid Unicode] " + body
         try:
             request_log_record(
                 integration=token.integration if token else None,
@@ -132,13 +166,13 @@ class ScimAuth:
                 duration_ms=int((time.monotonic() - started) * 1000),
                 token_prefix=token.prefix if token else (lookup_prefix(raw) or ""),
                 scim_type=scim_type,
-                error_detail=detail,
+                error_detail=_loggable(detail),
                 resource_type=_resource_type(request.path),
-                resource_id=str(getattr(request, "scim_resource_id", None) or kwargs.get("uuid") or ""),
+                resource_id=_loggable(str(getattr(request, "scim_resource_id", None) or kwargs.get("uuid") or "")),
                 body=body,
                 source_ip=ip,
                 request_id=request.request_id,
             )
-        except DatabaseError:
+        except (DatabaseError, InterfaceError):
             # The database is down: the response already says 503; nothing to log into.
             logger.warning("SCIM request log not written (database unavailable)", exc_info=False)

@@ -8,6 +8,7 @@ from django.http import HttpResponse
 from django_scim import exceptions as scim_exceptions
 
 from provisioning.scim.constants import ERROR_SCHEMA, SCIM_CONTENT_TYPE, ScimType
+from provisioning.tokens import token_redact
 
 
 class ScimError(scim_exceptions.SCIMException):
@@ -21,7 +22,8 @@ class ScimError(scim_exceptions.SCIMException):
         self.headers = headers or {}
 
     def to_dict(self) -> dict:
-        body = {"schemas": [ERROR_SCHEMA], "status": str(self.status), "detail": self.detail}
+        # Details may quote the request (a path, an id, a filter); a token pasted there is not echoed.
+        body = {"schemas": [ERROR_SCHEMA], "status": str(self.status), "detail": token_redact(str(self.detail))}
         if self.scim_type:
             body["scimType"] = self.scim_type
         return body

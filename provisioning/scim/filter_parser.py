@@ -222,9 +222,13 @@ class _Parser:
         kind, text = self.take()
         if kind == "string":
             try:
-                return json.loads(text)
-            except ValueError:
+                value = json.loads(text)
+                value.encode("utf-8")  # an unpaired surrogate ("\ud800") is no text
+            except (ValueError, UnicodeEncodeError):
                 raise FilterSyntaxError(f"invalid string {text}") from None
+            if "\x00" in value:
+                raise FilterSyntaxError("a string in a filter cannot contain NUL characters")
+            return value
         if kind == "number":
             return float(text) if any(c in text for c in ".eE") else int(text)
         if kind == "word" and text.lower() in ("true", "false", "null"):

@@ -14,12 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, CharField, Exists, OuterRef, Q, TextField
+from django.db.models import BooleanField, CharField, Exists, OuterRef, Q, TextField, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils.dateparse import parse_datetime
 
 from directory.models import Membership
+from directory.services import canonical_user_name
 from provisioning.scim import errors
 from provisioning.scim.constants import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
 from provisioning.scim.filter_parser import (
@@ -71,8 +72,10 @@ def _string_q(field: str, op: str, value: Any, *, case_exact: bool, path: Path) 
     if case_exact:
         q = Q(**{f"{field}__{lookup}": value})
     elif lookup == "exact" or lookup in ("gt", "gte", "lt", "lte"):
-        # LOWER(column) = lower(value): the form the expression indexes serve.
-        q = Q(**{f"{field}__lower__{lookup}": value.lower()})
+        # LOWER(column) = LOWER(value): the form the expression indexes serve. The
+        # database lowers both sides, as the unique index does: Python's lower()
+        # differs for some letters ("İ"), and a lookup must find what a POST clashes with.
+        q = Q(**{f"{field}__lower__{lookup}": Lower(Value(value))})
     else:
         q = Q(**{f"{field}__i{lookup}": value})
     return ~q if negate else q
@@ -166,23 +169,24 @@ def _element_sql(expr: Any, dialect: _Dialect, attr: Attr) -> tuple[str, list[An
         raise _reject("null can only be compared with eq or ne")
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise _reject(f"{attr.name}.{sub.name} is a string; compare it with a string value")
-    value = str(value).lower()
+    value = str(value)
     lowered = f"LOWER({column})"
     if expr.op in ("eq", "ne"):
-        sql = f"{lowered} = %s"
+        sql = f"{lowered} = LOWER(%s)"
         if expr.op == "ne":
-            sql = f"({column} IS NULL OR {lowered} <> %s)"
+            sql = f"({column} IS NULL OR {lowered} <> LOWER(%s))"
         return sql, [*params, *(params if expr.op == "ne" else []), value]
     if expr.op == "co":
         position = "STRPOS" if dialect.postgres else "INSTR"
-        return f"{position}({lowered}, %s) > 0", [*params, value]
+        return f"{position}({lowered}, LOWER(%s)) > 0", [*params, value]
     if expr.op == "sw":
-        return f"SUBSTR({lowered}, 1, LENGTH(%s)) = %s", [*params, value, value]
+        return f"SUBSTR({lowered}, 1, LENGTH(LOWER(%s))) = LOWER(%s)", [*params, value, value]
     if expr.op == "ew":
-        suffix = f"RIGHT({lowered}, LENGTH(%s))" if dialect.postgres else f"SUBSTR({lowered}, -LENGTH(%s))"
-        return f"{suffix} = %s", [*params, value, value]
+        suffix = (f"RIGHT({lowered}, LENGTH(LOWER(%s)))" if dialect.postgres
+                  else f"SUBSTR({lowered}, -LENGTH(LOWER(%s)))")
+        return f"{suffix} = LOWER(%s)", [*params, value, value]
     comparison = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}[expr.op]
-    return f"{lowered} {comparison} %s", [*params, value]
+    return f"{lowered} {comparison} LOWER(%s)", [*params, value]
 
 
 def _json_exists(table: str, attr: Attr, element_filter: Any) -> Q:
@@ -290,7 +294,10 @@ class _UserResource(_Resource):
             raise _reject(f"{attr.name} has no sub-attributes")
         if attr.type == "boolean":
             return _bool_q(attr.field or "", expr.op, expr.value, path)
-        return _string_q(attr.field or "", expr.op, expr.value, case_exact=attr.case_exact, path=path)
+        value = expr.value
+        if attr.name == "userName":
+            value = canonical_user_name(value)  # stored in NFC (directory.services)
+        return _string_q(attr.field or "", expr.op, value, case_exact=attr.case_exact, path=path)
 
     def value_path_q(self, expr: ValuePath) -> Q:
         # Entra's matching lookup, emails[type eq "work"].value eq "x", is served
@@ -302,7 +309,7 @@ class _UserResource(_Resource):
             and f.value.lower() == "work" and s is not None and s.op == "eq"
             and (s.path.sub or "").lower() == "value" and isinstance(s.value, str)
         ):
-            return Q(work_email__lower=s.value.lower())
+            return Q(work_email__lower=Lower(Value(s.value)))
         return super().value_path_q(expr)
 
     def groups_q(self, expr: Compare) -> Q:

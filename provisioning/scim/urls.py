@@ -25,5 +25,6 @@ urlpatterns = [
     re_path(r"^/*Schemas" + _ID, views.SchemasView.as_view(), name="schemas"),
     re_path(r"^/*(?:Bulk|Me|\.search)/*$", views.NotImplementedView.as_view(), name="not-implemented"),
     re_path(r"^/*$", views.NotFoundView.as_view(), name="root"),
-    re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
+    # [\s\S], not ".": a path with a newline (%0A) must get a SCIM 404 too, not the console's HTML one.
+    re_path(r"^[\s\S]*$", views.NotFoundView.as_view(), name="not-found"),
 ]

@@ -146,7 +146,8 @@ class ResourceView(ScimViewMixin):
         """Scoped to the token's tenant; anything that is not one of its ids is a SCIM 404."""
         raw = self.kwargs[self.lookup_url_kwarg]
         pk = as_uuid(raw)
-        obj = self.base_queryset().filter(pk=pk).first() if pk else None
+        # No ORDER BY (.first() adds one): a primary-key lookup must never be planned as a scan in order.
+        obj = next(iter(self.base_queryset().filter(pk=pk).order_by()[:1]), None) if pk else None
         if obj is None:
             raise errors.not_found(self.kind, raw)
         return obj
@@ -176,6 +177,7 @@ class ResourceView(ScimViewMixin):
                 raise errors.bad_request(f"{name} must be a whole number.") from None
 
         start = max(number("startIndex", 1), 1)  # RFC 7644 §3.4.2.4: < 1 means 1
+        start = min(start, 2**62)  # past every result anyway; larger is no OFFSET PostgreSQL accepts
         count = min(max(number("count", MAX_RESULTS), 0), MAX_RESULTS)
         return start, count
 
@@ -185,8 +187,21 @@ class ResourceView(ScimViewMixin):
         qs = self.base_queryset()
         if filter_text:  # "filter=" with nothing after it means no filter
             qs = qs.filter(filter_q(self.resource, filter_text))
-        total = qs.count()
-        objects = list(qs.order_by("created", "id")[start - 1:start - 1 + count]) if count else []
+        ordered = qs.order_by("created", "id")
+        if not count:
+            objects = []
+        elif start == 1:
+            objects = list(ordered[:count])
+        else:
+            # Deep pages: skip rows in the (tenant, created, id) index alone, then
+            # fetch only the page's rows (a plain OFFSET reads every skipped row).
+            page_ids = ordered.values("pk")[start - 1:start - 1 + count]
+            objects = list(self.base_queryset().filter(pk__in=page_ids).order_by("created", "id"))
+        if count and (0 < len(objects) < count or (start == 1 and not objects)):
+            # A short page holds the last result: no COUNT query (Entra's lookups match 0 or 1).
+            total = start - 1 + len(objects)
+        else:
+            total = qs.count()
         resources = [projection.apply(doc) for doc in self.render(objects, projection)]
         return scim_response({
             "schemas": [LIST_RESPONSE], "totalResults": total, "startIndex": start,
@@ -203,9 +218,8 @@ class ResourceView(ScimViewMixin):
             raise errors.ScimError(405, "POST is not supported on a single resource.")
         body = self.load_body(request.body)
         adapter = self.adapter(self.model(tenant=request.tenant), request=request)
-        with transaction.atomic():
-            adapter.from_dict(body)
-            adapter.save()
+        adapter.from_dict(body)  # records the document; no query
+        adapter.save()  # one service call, itself atomic: no outer transaction, no savepoint round trips
         request.scim_resource_id = adapter.id
         return self.written(adapter, status=201)
 
@@ -235,7 +249,7 @@ class ResourceView(ScimViewMixin):
         self.require_id(kwargs)
         with transaction.atomic():
             self.adapter(self.locked_object(), request=request).delete()
-        return HttpResponse(status=204)
+        return HttpResponse(status=204, content_type=SCIM_CONTENT_TYPE)
 
     def require_id(self, kwargs: dict) -> None:
         if not kwargs.get(self.lookup_url_kwarg):
@@ -246,7 +260,7 @@ class ResourceView(ScimViewMixin):
         """The resource, locked for this transaction so concurrent PATCHes serialise."""
         raw = self.kwargs[self.lookup_url_kwarg]
         pk = as_uuid(raw)
-        obj = self.base_queryset().select_for_update().filter(pk=pk).first() if pk else None
+        obj = next(iter(self.base_queryset().select_for_update().filter(pk=pk).order_by()[:1]), None) if pk else None
         if obj is None:
             raise errors.not_found(self.kind, raw)
         return obj
@@ -315,7 +329,7 @@ class GroupsView(ResourceView, scim_views.GroupsView):
         # attributes gets the resource back (RFC 7644 §3.5.2).
         if "attributes" in self.request.GET or "excludedAttributes" in self.request.GET:
             return self.written(adapter)
-        return HttpResponse(status=204)
+        return HttpResponse(status=204, content_type=SCIM_CONTENT_TYPE)
 
 
 class SearchView(ScimViewMixin, scim_views.SCIMView):

@@ -1,0 +1,45 @@
+"""The WSGI entry point of both benchmarked servers (ours and the stock baseline).
+
+``BENCH_WSGI_MODULE`` names the real WSGI module (``spaceiq_site.wsgi`` or
+``bench.stock_server.wsgi``). With ``BENCH_QUERY_COUNT=1`` every response
+carries ``X-Query-Count`` (SQL statements the request ran, counted with
+``django.db.connection.execute_wrapper``, savepoints included) and
+``X-Server-Time-Ms`` (time inside the Django application). Without it the
+application is served unwrapped, exactly as production serves it; production
+never imports this module.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from importlib import import_module
+
+_target = import_module(os.environ.get("BENCH_WSGI_MODULE", "spaceiq_site.wsgi")).application
+
+
+def _counting(application):
+    from django.db import connection
+
+    def app(environ, start_response):
+        count = 0
+
+        def counter(execute, sql, params, many, context):
+            nonlocal count
+            count += 1
+            return execute(sql, params, many, context)
+
+        started = time.perf_counter()
+
+        def start(status, headers, exc_info=None):
+            headers = [*headers, ("X-Query-Count", str(count)),
+                       ("X-Server-Time-Ms", f"{(time.perf_counter() - started) * 1000:.3f}")]
+            return start_response(status, headers, exc_info)
+
+        with connection.execute_wrapper(counter):
+            return application(environ, start)
+
+    return app
+
+
+application = _counting(_target) if os.environ.get("BENCH_QUERY_COUNT") == "1" else _target

@@ -1,0 +1,132 @@
+"""Sign-in protection: django-axes' hooks and the audit trail of sign-ins.
+
+django-axes (settings ``AXES_*``) counts failed sign-ins in the database per
+account and per source address and locks either out for a cool-off period.
+This module gives it our notion of an account (the email, case-folded, as
+``TenantEmailBackend`` matches it) and of an address (``REMOTE_ADDR``),
+renders the lockout on the sign-in page, and writes ``signin.*`` audit events
+into the tenant of every account the email belongs to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.signals import user_locked_out
+from django.conf import settings
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from directory.audit import Actor, audit_event_record
+from directory.console_actor import client_ip, console_actor
+from directory.models import Person
+
+
+def signin_username(request: HttpRequest | None, credentials: dict | None) -> str | None:
+    """AXES_USERNAME_CALLABLE: the email being signed in to, case-folded.
+
+    Django's ``user_login_failed`` passes ``authenticate()``'s keyword
+    (``username``), axes' own calls pass ``AXES_USERNAME_FORM_FIELD``
+    (``email``), and the form posts ``email``; all three are accepted.
+    Case-folding stops ``Ada@x`` and ``ada@x`` from being two budgets.
+    """
+    credentials = credentials or {}
+    value = credentials.get("username") or credentials.get("email")
+    if not value and request is not None and request.method == "POST":
+        value = request.POST.get("email")
+    value = str(value or "").strip().lower()
+    return value[:255] or None
+
+
+def signin_client_ip(request: HttpRequest) -> str | None:
+    """AXES_CLIENT_IP_CALLABLE: REMOTE_ADDR, never a client-supplied X-Forwarded-For.
+
+    Behind our own proxies, TrustedProxyClientAddressMiddleware has already put
+    the client's address there.
+    """
+    return client_ip(request)
+
+
+def lockout_seconds() -> int:
+    return int(settings.AXES_COOLOFF_TIME.total_seconds())
+
+
+def lockout_response(request: HttpRequest, original_response: Any = None, credentials: Any = None) -> HttpResponse:
+    """AXES_LOCKOUT_CALLABLE: the sign-in page saying the account or address is locked (429)."""
+    from directory.views.accounts import SignInForm
+
+    minutes = max(1, lockout_seconds() // 60)
+    form = SignInForm(initial={"email": signin_username(request, credentials) or ""})
+    response = render(
+        request, "accounts/sign_in.html",
+        {"form": form, "error": None, "next": "", "locked_out": True, "lockout_minutes": minutes},
+        status=429,
+    )
+    response["Retry-After"] = str(lockout_seconds())
+    return response
+
+
+def attempt_refused_by_lockout(request: HttpRequest) -> bool:
+    """True when axes refused the attempt without checking the password (already locked)."""
+    return bool(getattr(request, "axes_locked_out", False)) and getattr(
+        request, "axes_failures_since_start", None
+    ) is None
+
+
+def _accounts(email: str) -> list[Person]:
+    if not email:
+        return []
+    return list(Person.objects.select_related("tenant").filter(user_name__iexact=email).order_by("created")[:10])
+
+
+def _anonymous_actor(request: HttpRequest | None, ip: str | None = None) -> Actor:
+    return Actor(
+        label="Sign-in form (not signed in)",
+        source_ip=ip or (client_ip(request) if request is not None else None),
+        request_id=request.headers.get("X-Request-Id", "")[:64] if request is not None else "",
+    )
+
+
+def signin_succeeded_record(*, request: HttpRequest, person: Person) -> None:
+    audit_event_record(
+        tenant=person.tenant_id, actor=console_actor(request), action="signin.succeeded",
+        target_type="person", target_id=person.pk, target_label=person.label,
+    )
+
+
+def signin_failed_record(*, request: HttpRequest, email: str) -> None:
+    """A wrong password (or a deactivated account): filed in each tenant the email belongs to.
+
+    An email of no account is not filed anywhere (there is no tenant to tell);
+    axes still counts it against the source address.
+    """
+    actor = _anonymous_actor(request)
+    for person in _accounts(email):
+        audit_event_record(
+            tenant=person.tenant_id, actor=actor, action="signin.failed", target_type="person",
+            target_id=person.pk, target_label=person.label,
+            details={"account_active": person.is_active},
+        )
+
+
+def signin_locked_out_record(*, request: HttpRequest | None, username: str | None, ip_address: str | None) -> None:
+    actor = _anonymous_actor(request, ip_address)
+    for person in _accounts(username or ""):
+        audit_event_record(
+            tenant=person.tenant_id, actor=actor, action="signin.locked_out", target_type="person",
+            target_id=person.pk, target_label=person.label,
+            details={"lockout_minutes": max(1, lockout_seconds() // 60),
+                     "failure_limit": settings.AXES_FAILURE_LIMIT},
+        )
+
+
+@receiver(user_locked_out, dispatch_uid="directory.signin.locked_out")
+def _on_locked_out(sender: Any, request: HttpRequest | None = None, username: str | None = None,
+                   ip_address: str | None = None, **kwargs: Any) -> None:
+    """Audit a lockout once, when it begins (connected in DirectoryConfig.ready)."""
+    # axes sends the signal again for every attempt refused during a lockout;
+    # only the attempt that caused it carries a failure count.
+    if request is not None and attempt_refused_by_lockout(request):
+        return
+    signin_locked_out_record(request=request, username=username, ip_address=ip_address)

@@ -1,0 +1,68 @@
+"""The benchmark runs end to end on tiny sizes and every request succeeds.
+
+No timing is asserted here: the targets live in the benchmark (``make bench``).
+Each run uses a database of its own (recreated and dropped by bench/run.py), a
+Celery queue of its own, and writes its JSON to a temporary directory without
+touching bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bench_database_url() -> str:
+    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/spaceiq"
+    parts = urlsplit(base)
+    if parts.scheme not in ("postgres", "postgresql"):
+        pytest.skip("the benchmark needs PostgreSQL (DATABASE_URL)")
+    return urlunsplit((parts.scheme, parts.netloc, f"/spaceiq_bench_smoke_{uuid.uuid4().hex[:8]}", parts.query, ""))
+
+
+def _run_bench(tmp_path: Path, *args: str) -> dict:
+    out = tmp_path / "result.json"
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE",)}
+    result = subprocess.run(
+        [sys.executable, "bench/run.py", "--database-url", _bench_database_url(), "--json", str(out), "--no-record",
+         "--workers", "2", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return json.loads(out.read_text())
+
+
+@pytest.mark.celery
+def test_the_replay_runs_against_our_server_and_the_stock_one_without_errors(tmp_path):
+    result = _run_bench(tmp_path, "--users", "20", "--groups", "2", "--members", "10", "--concurrency", "2")
+    assert result["errors"] == 0
+    ours = result["ours"]
+    assert [p["phase"] for p in ours["phases"]] == ["initial", "incremental", "deprovisioning"]
+    kinds = ours["overall"]["kinds"]
+    assert {"user.lookup", "user.create", "group.lookup", "group.create", "group.add_members", "user.get",
+            "user.patch", "user.disable", "user.delete"} <= set(kinds)
+    assert kinds["user.create"]["requests"] == 20 and kinds["user.delete"]["queries_mean"] is not None
+    assert result["stock"]["overall"]["requests"] == result["common_ours"]["overall"]["requests"] > 0
+    assert result["comparison"]["ratio"] > 0
+    assert result["memory"]["ours"]["peak_rss_mb_max"] > 0
+    assert result["machine"]["postgres"]
+
+
+@pytest.mark.celery
+def test_scale_mode_runs_on_tiny_tenants_without_errors(tmp_path):
+    result = _run_bench(tmp_path, "--scale", "--scale-people", "300", "--scale-small", "100", "--scale-groups", "3",
+                        "--scale-big-group", "60", "--scale-repeat", "2")
+    assert result["errors"] == 0
+    sizes = result["scale"]["sizes"]
+    assert sizes["scale-large"]["people"] == 300 and sizes["scale-small"]["people"] == 100
+    assert sizes["scale-large"]["operations"]["GET /Users full listing (per page)"]["pages"] == 3
+    assert all(v["ratio"] is not None for v in result["scale"]["ratios"].values())
