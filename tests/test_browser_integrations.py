@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 
@@ -18,7 +19,13 @@ DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
 def publish(name: str) -> None:
-    """Copy a screenshot next to the README (docs/screenshots/)."""
+    """Copy a screenshot next to the README (docs/screenshots/) when asked to.
+
+    Only with UPDATE_SCREENSHOTS=1, so an ordinary test run leaves the
+    checkout clean; test-artifacts/ always has the fresh ones.
+    """
+    if os.environ.get("UPDATE_SCREENSHOTS") != "1":
+        return
     DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(ARTIFACTS / f"{name}.png", DOCS_SCREENSHOTS / f"{name}.png")
 
