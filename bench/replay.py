@@ -220,7 +220,8 @@ def replay_phases(target: Target, plan: Plan, *, flavour: str) -> Iterator[Recor
 
     # --- deprovisioning: disable 10 %, hard-delete 2 % ------------------------------------------
     deprovisioning = Recorder("deprovisioning")
-    disable_count, delete_count = plan.users // 10, plan.users // 50
+    disable_count = max(1, plan.users // 10) if plan.users else 0
+    delete_count = max(1, plan.users // 50) if plan.users > disable_count else 0
 
     def disable(i: int) -> Callable[[Client], None]:
         value: Any = "False" if full else False

@@ -108,7 +108,8 @@ def append_results_row(path: Path, result: dict[str, Any]) -> None:
         "One row per `make bench` / `make bench-scale` run (appended by bench/run.py). Figures are noisy on a\n"
         "shared machine: compare runs of the same machine and load; `load` is the 1-minute load average at start.\n\n"
         "| date (UTC) | mode | machine | load | sizes | gunicorn | req/s | p99 ms | errors"
-        " | stock req/s (same requests) | ours/stock | peak worker RSS MB | scale ratios 100k/1k (max) |\n"
+        " | stock req/s (same requests) | ours/stock | peak worker RSS MB"
+        " | scale: worst lookup/single-resource ratio large/small; page of 100 ms; +100 members ms |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     if not path.exists():
@@ -127,10 +128,14 @@ def append_results_row(path: Path, result: dict[str, Any]) -> None:
                f"{result['memory']['ours']['peak_rss_mb_max']:.0f}", "-"]
     else:
         scale = result["scale"]
-        worst = max((v["ratio"] for v in scale["ratios"].values() if v.get("ratio") is not None), default=0)
+        worst = scale["ratios"]["_worst_flat"]["ratio"]
+        large = scale["sizes"]["scale-large"]["operations"]
+        page = large["GET /Users page of 100"]["server_ms_p50"]
+        add = large["PATCH +100 members to {big}"]["server_ms_p50"]
         sizes = f"{cfg['scale_people']} vs {cfg['scale_small']} people, {cfg['scale_groups']} groups"
         row = [result["date"], "scale", machine, m["load_avg_at_start"].split()[0], sizes, gun, "-", "-",
-               str(result["errors"]), "-", "-", f"{result['memory']['ours']['peak_rss_mb_max']:.0f}", f"{worst:.2f}"]
+               str(result["errors"]), "-", "-", f"{result['memory']['ours']['peak_rss_mb_max']:.0f}",
+               f"{worst:.2f}x; {page} ms; {add} ms"]
     with path.open("a") as fh:
         fh.write("| " + " | ".join(row) + " |\n")
 

@@ -121,7 +121,7 @@ def _insert(**fields: Any) -> ScimRequest:
         return ScimRequest.objects.create(**fields)
     entry = ScimRequest(**fields)
     columns = _insert_columns()
-    values = [f.get_db_prep_save(getattr(entry, f.attname), connection) for f in columns]
+    values = [f.get_db_prep_save(f.pre_save(entry, add=True), connection) for f in columns]
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(), values)
         cursor.nextset()  # the INSERT's result follows set_config's

@@ -208,7 +208,7 @@ class ResourceView(ScimViewMixin):
             "itemsPerPage": len(resources), "Resources": resources,
         })
 
-    def render(self, objects: list[Any], projection: Projection) -> list[dict]:
+    def render(self, objects: list[Any], projection: Projection, created: bool = False) -> list[dict]:
         raise NotImplementedError  # pragma: no cover
 
     # -- writing -------------------------------------------------------------
@@ -268,7 +268,7 @@ class ResourceView(ScimViewMixin):
     def written(self, adapter: Any, status: int = 200) -> HttpResponse:
         obj = adapter.obj
         projection = self.projection(self.request.GET)
-        doc = projection.apply(self.render([obj], projection)[0])
+        doc = projection.apply(self.render([obj], projection, created=status == 201)[0])
         return scim_response(doc, status=status, location=adapter.location)
 
     def patched(self, adapter: Any) -> HttpResponse:
@@ -291,11 +291,15 @@ class UsersView(ResourceView, scim_views.UsersView):
     resource = USERS
     kind = "User"
 
-    def render(self, objects: list[Person], projection: Projection) -> list[dict]:
-        """One query for all groups and one for all managers of the page, never one per user."""
+    def render(self, objects: list[Person], projection: Projection, created: bool = False) -> list[dict]:
+        """One query for all groups and one for all managers of the page, never one per user.
+
+        A user just created belongs to no group yet: no query at all."""
         include_groups = projection.wants("groups")
-        ids = [p.pk for p in objects] if include_groups else []
+        ids = [p.pk for p in objects] if include_groups and not created else []
         groups = _memberships_of(ids, "person_id", "group_id", "group__display_name")
+        if created:
+            groups = {p.pk: [] for p in objects}
         managers: dict[Any, str] = {}
         manager_ids = {p.manager_id for p in objects if p.manager_id}
         if manager_ids and projection.wants("manager"):
@@ -314,7 +318,7 @@ class GroupsView(ResourceView, scim_views.GroupsView):
     resource = GROUPS
     kind = "Group"
 
-    def render(self, objects: list[Group], projection: Projection) -> list[dict]:
+    def render(self, objects: list[Group], projection: Projection, created: bool = False) -> list[dict]:
         """Members only when asked for (Entra reads with excludedAttributes=members)."""
         include_members = projection.wants("members")
         ids = [g.pk for g in objects] if include_members else []
