@@ -87,7 +87,11 @@ def token_verify(raw: str) -> ScimToken | None:
     digest = token_digest(raw)
     previous_key = settings.SCIM_TOKEN_HASH_KEY_PREVIOUS
     previous = token_digest(raw, previous_key) if previous_key else None
-    candidates = ScimToken.objects.select_related("integration__tenant").filter(usable_tokens_q(), prefix=prefix)
+    candidates = (
+        ScimToken.objects.select_related("integration__tenant")
+        .filter(usable_tokens_q(), prefix=prefix)
+        .order_by()  # no ORDER BY: at most a handful of rows share a prefix
+    )
     match = None
     for candidate in candidates:
         if hmac.compare_digest(candidate.digest, digest):

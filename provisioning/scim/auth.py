@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from directory.audit import Actor
-from provisioning.models import Integration, ScimToken
+from provisioning.models import ScimToken
 from provisioning.registry import kind_get
 from provisioning.request_log import request_log_record
 from provisioning.scim import errors, rate_limit
@@ -80,8 +80,8 @@ def _touch(token: ScimToken, ip: str | None, now: Any) -> None:
     if token.last_used_at and now - token.last_used_at < _TOUCH_EVERY and token.last_used_ip == ip:
         return
     try:
+        # Integration.last_request_at is kept by the request log (provisioning.alerts).
         ScimToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip)
-        Integration.objects.filter(pk=token.integration_id).update(last_request_at=now)
     except (DatabaseError, InterfaceError):
         # The request's own work is done (and committed): answering 503 now
         # would make the client retry a write that succeeded. Last-used is cosmetic.
