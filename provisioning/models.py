@@ -9,7 +9,7 @@ from directory.models import Person, Tenant
 
 
 class Integration(models.Model):
-    """One identity provider connection of a tenant (tenant × kind)."""
+    """One identity provider connection of a tenant (one row per tenant and kind)."""
 
     class State(models.TextChoices):
         PENDING = "pending", "Not activated"

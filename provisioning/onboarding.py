@@ -16,13 +16,14 @@ def tenant_onboard(
     *, slug: str, name: str, admin_email: str, admin_password: str, actor: Actor, source: str = Source.CONSOLE
 ) -> tuple[Tenant, Person]:
     tenant = directory_services.tenant_create(slug=slug, name=name, actor=actor)
-    admin = Person(tenant=tenant, user_name=admin_email, emails=[{"value": admin_email, "type": "work", "primary": True}])
-    validate_password(admin_password, user=admin)
+    work_emails = [{"value": admin_email, "type": "work", "primary": True}]
+    # Validated against an unsaved person so the similarity check sees the email.
+    validate_password(admin_password, user=Person(tenant=tenant, user_name=admin_email, emails=work_emails))
     admin = directory_services.person_create(
         tenant=tenant,
         actor=actor,
         user_name=admin_email,
-        emails=[{"value": admin_email, "type": "work", "primary": True}],
+        emails=work_emails,
         password=admin_password,
         is_tenant_admin=True,
         source=source,

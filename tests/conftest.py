@@ -43,7 +43,7 @@ def _isolated_celery_queue() -> Iterator[None]:
         try:
             with app.connection_for_write() as conn:
                 conn.default_channel.client.delete(TEST_QUEUE)
-        except Exception:  # noqa: BLE001 - cleanup only
+        except Exception:
             pass
 
 
@@ -117,10 +117,42 @@ def admin_client(client, admin):
 
 @dataclass
 class SmtpServer:
+    """A real SMTP server on localhost (aiosmtpd) that keeps what it receives.
+
+    stop() and start() keep the port and the inbox, for outage tests;
+    subclasses change ``deliver`` to refuse or stall.
+    """
+
     host: str
     port: int
     messages: list[Message] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    controller: object | None = None
+
+    async def deliver(self, envelope) -> str:
+        self.record(envelope)
+        return "250 Message accepted for delivery"
+
+    def record(self, envelope) -> None:
+        with self.lock:
+            self.messages.append(message_from_bytes(envelope.original_content))
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        server = self
+
+        class Handler:
+            async def handle_DATA(self, _server, _session, envelope):
+                return await server.deliver(envelope)
+
+        self.controller = Controller(Handler(), hostname=self.host, port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
 
     def wait_for(self, count: int = 1, timeout: float = 30.0) -> list[Message]:
         deadline = time.monotonic() + timeout
@@ -138,31 +170,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def smtp_server(settings) -> Iterator[SmtpServer]:
-    """A real SMTP server on localhost (aiosmtpd) that keeps what it receives."""
-    from aiosmtpd.controller import Controller
-
-    server = SmtpServer(host="127.0.0.1", port=free_port())
-
-    class Handler:
-        async def handle_DATA(self, _server, _session, envelope):  # noqa: N802 - aiosmtpd's hook name
-            with server.lock:
-                server.messages.append(message_from_bytes(envelope.original_content))
-            return "250 Message accepted for delivery"
-
-    controller = Controller(Handler(), hostname=server.host, port=server.port)
-    controller.start()
+def use_smtp(settings, server: SmtpServer) -> None:
+    """Point this test process's email settings at ``server``."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = server.host
     settings.EMAIL_PORT = server.port
     settings.EMAIL_USE_TLS = False
     settings.EMAIL_HOST_USER = ""
     settings.EMAIL_HOST_PASSWORD = ""
+
+
+@pytest.fixture
+def smtp_server(settings) -> Iterator[SmtpServer]:
+    """A real SMTP server on localhost; the test process and ``celery_worker`` send to it."""
+    server = SmtpServer(host="127.0.0.1", port=free_port())
+    server.start()
+    use_smtp(settings, server)
     try:
         yield server
     finally:
-        controller.stop()
+        server.stop()
 
 
 # --- Celery worker ----------------------------------------------------------------
@@ -179,8 +206,9 @@ def database_url_for_subprocess() -> str:
 
 
 class CeleryWorker:
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], pool: str = "solo") -> None:
         self.env = env
+        self.pool = pool
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []
 
@@ -188,7 +216,7 @@ class CeleryWorker:
         self.output = []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "spaceiq_site", "worker", "-Q", TEST_QUEUE,
-             "--pool=solo", "--concurrency=1", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+             f"--pool={self.pool}", "--concurrency=1", "--loglevel=INFO", "--without-gossip", "--without-mingle",
              "--without-heartbeat", "-n", f"test-{uuid.uuid4().hex[:6]}@%h"],
             cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
@@ -223,6 +251,20 @@ class CeleryWorker:
         return "".join(self.output)
 
 
+def worker_env(smtp: SmtpServer, **extra: str) -> dict[str, str]:
+    """The environment of a worker process on the test database, queue and SMTP server."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url_for_subprocess(),
+        "CELERY_TASK_DEFAULT_QUEUE": TEST_QUEUE,
+        "EMAIL_HOST": smtp.host,
+        "EMAIL_PORT": str(smtp.port),
+        "EMAIL_USE_TLS": "false",
+        "DATABASE_CONN_MAX_AGE": "0",
+        **extra,
+    }
+
+
 @pytest.fixture
 def celery_worker(transactional_db, smtp_server) -> Iterator[CeleryWorker]:
     """A real Celery worker process on Redis, using the test database and SMTP server."""
@@ -230,16 +272,7 @@ def celery_worker(transactional_db, smtp_server) -> Iterator[CeleryWorker]:
 
     if django_settings.CELERY_TASK_ALWAYS_EAGER:
         pytest.fail("CELERY_BROKER_URL must point at Redis for tests that run a worker (make test sets it).")
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url_for_subprocess(),
-        "CELERY_TASK_DEFAULT_QUEUE": TEST_QUEUE,
-        "EMAIL_HOST": smtp_server.host,
-        "EMAIL_PORT": str(smtp_server.port),
-        "EMAIL_USE_TLS": "false",
-        "DATABASE_CONN_MAX_AGE": "0",
-    }
-    worker = CeleryWorker(env)
+    worker = CeleryWorker(worker_env(smtp_server))
     worker.start()
     try:
         yield worker
@@ -366,49 +399,3 @@ def other_scim(other_tenant) -> ScimClient:
     from django.test import Client
 
     return ScimClient(Client(), issue_token(other_tenant))
-
-
-# --- An SMTP server that can go down and come back (outage tests) -----------------
-
-
-@dataclass
-class RestartableSmtpServer(SmtpServer):
-    """``smtp_server`` with stop() and start(): the same port, the same inbox."""
-
-    controller: object | None = None
-
-    def start(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        server = self
-
-        class Handler:
-            async def handle_DATA(self, _server, _session, envelope):
-                with server.lock:
-                    server.messages.append(message_from_bytes(envelope.original_content))
-                return "250 Message accepted for delivery"
-
-        self.controller = Controller(Handler(), hostname=self.host, port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-
-@pytest.fixture
-def restartable_smtp_server(settings) -> Iterator[RestartableSmtpServer]:
-    """Use in a module as ``smtp_server`` so ``celery_worker`` sends to it."""
-    server = RestartableSmtpServer(host="127.0.0.1", port=free_port())
-    server.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = server.host
-    settings.EMAIL_PORT = server.port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    try:
-        yield server
-    finally:
-        server.stop()

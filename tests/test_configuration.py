@@ -14,7 +14,8 @@ def start(**env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "EMAIL_", "SITE_URL", "DATABASE_"))}
     base.update({"DJANGO_SECRET_KEY": "k", **env})
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"],
+        [sys.executable, "-c",
+         "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"],
         cwd=ROOT, env={**base, "DJANGO_SETTINGS_MODULE": "spaceiq_site.settings"}, capture_output=True, text=True,
     )
 

@@ -20,7 +20,6 @@ import signal
 import threading
 import time
 from datetime import timedelta
-from email import message_from_bytes
 
 import pytest
 from django.utils import timezone
@@ -28,7 +27,7 @@ from django.utils import timezone
 from provisioning import notifications, tasks
 from provisioning.emails import RenderedEmail
 from provisioning.models import Notification
-from tests.conftest import TEST_QUEUE, CeleryWorker, SmtpServer, database_url_for_subprocess, free_port
+from tests.conftest import TEST_QUEUE, CeleryWorker, SmtpServer, free_port, worker_env
 
 pytestmark = [pytest.mark.faults, pytest.mark.celery]
 
@@ -45,29 +44,18 @@ class StallingSmtpServer(SmtpServer):
         self.release = threading.Event()
         self.attempts = 0
 
-    def start(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        server = self
-
-        class Handler:
-            async def handle_DATA(self, _server, _session, envelope):
-                server.attempts += 1
-                if server.attempts == 1:
-                    server.stalled.set()
-                    while not server.release.is_set():
-                        await asyncio.sleep(0.05)
-                    return "451 4.3.0 Sender went away"
-                with server.lock:
-                    server.messages.append(message_from_bytes(envelope.original_content))
-                return "250 Message accepted for delivery"
-
-        self.controller = Controller(Handler(), hostname=self.host, port=self.port)
-        self.controller.start()
+    async def deliver(self, envelope) -> str:
+        self.attempts += 1
+        if self.attempts == 1:
+            self.stalled.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+            return "451 4.3.0 Sender went away"
+        return await super().deliver(envelope)
 
     def stop(self) -> None:
         self.release.set()
-        self.controller.stop()
+        super().stop()
 
 
 def test_a_worker_killed_mid_delivery_sends_the_email_exactly_once(transactional_db, monkeypatch):
@@ -75,10 +63,7 @@ def test_a_worker_killed_mid_delivery_sends_the_email_exactly_once(transactional
 
     smtp = StallingSmtpServer()
     smtp.start()
-    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "CELERY_BROKER_URL": BROKER,
-           "CELERY_TASK_DEFAULT_QUEUE": TEST_QUEUE, "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
-           "EMAIL_HOST": smtp.host, "EMAIL_PORT": str(smtp.port), "EMAIL_USE_TLS": "false",
-           "DATABASE_CONN_MAX_AGE": "0"}
+    env = worker_env(smtp, CELERY_BROKER_URL=BROKER, CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT))
     first, second = CeleryWorker(env), CeleryWorker(env)
     try:
         first.start()
@@ -145,36 +130,13 @@ def test_a_pool_process_killed_mid_delivery_is_redelivered_at_once_and_sends_onc
     """The prefork pool (the production default): SIGKILL of the pool process running the task.
     The worker itself survives, sees WorkerLostError and, with acks_late and
     reject_on_worker_lost, requeues the task at once (no visibility timeout to wait for)."""
-    import subprocess
-    import sys
-    import uuid
-
     from spaceiq_site.celery import app
-    from tests.conftest import ROOT
 
     smtp = StallingSmtpServer()
     smtp.start()
-    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "CELERY_BROKER_URL": BROKER,
-           "CELERY_TASK_DEFAULT_QUEUE": TEST_QUEUE, "EMAIL_HOST": smtp.host, "EMAIL_PORT": str(smtp.port),
-           "EMAIL_USE_TLS": "false", "DATABASE_CONN_MAX_AGE": "0"}
-    worker = CeleryWorker(env)
-    worker.output = []
-    worker.process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "spaceiq_site", "worker", "-Q", TEST_QUEUE, "--pool=prefork",
-         "--concurrency=1", "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-         "-n", f"prefork-{uuid.uuid4().hex[:6]}@%h"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ready = threading.Event()
-
-    def pump() -> None:
-        for line in worker.process.stdout:
-            worker.output.append(line)
-            if " ready." in line:
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
+    worker = CeleryWorker(worker_env(smtp, CELERY_BROKER_URL=BROKER), pool="prefork")
     try:
-        assert ready.wait(60), worker.log[-3000:]
+        worker.start()
         monkeypatch.setattr(notifications, "_enqueue", lambda notification_id: None)
         notification = notifications.notification_queue(
             tenant=None, kind="fault_test", dedupe_key="pool-process-killed", to=["ops@acme.example"],

@@ -69,11 +69,6 @@ def redis_start() -> None:
 
 
 @pytest.fixture
-def smtp_server(restartable_smtp_server):
-    return restartable_smtp_server
-
-
-@pytest.fixture
 def worker_env(smtp_server) -> dict[str, str]:
     from tests.conftest import TEST_QUEUE
 

@@ -9,18 +9,16 @@ server accepts, and never send a second copy.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from datetime import datetime
-from email import message_from_bytes
 
 import pytest
 
 from provisioning import notifications
 from provisioning.emails import RenderedEmail
 from provisioning.models import Notification
-from tests.conftest import TEST_QUEUE, CeleryWorker, SmtpServer, database_url_for_subprocess, free_port
+from tests.conftest import CeleryWorker, SmtpServer, free_port, worker_env
 
 pytestmark = [pytest.mark.faults, pytest.mark.celery]
 
@@ -35,34 +33,17 @@ class RefusingSmtpServer(SmtpServer):
         self.refusals = refusals
         self.attempts: list[float] = []
 
-    def start(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        server = self
-
-        class Handler:
-            async def handle_DATA(self, _server, _session, envelope):
-                server.attempts.append(time.monotonic())
-                if len(server.attempts) <= server.refusals:
-                    return "451 4.3.2 System not accepting network messages, try later"
-                with server.lock:
-                    server.messages.append(message_from_bytes(envelope.original_content))
-                return "250 Message accepted for delivery"
-
-        self.controller = Controller(Handler(), hostname=self.host, port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        self.controller.stop()
+    async def deliver(self, envelope) -> str:
+        self.attempts.append(time.monotonic())
+        if len(self.attempts) <= self.refusals:
+            return "451 4.3.2 System not accepting network messages, try later"
+        return await super().deliver(envelope)
 
 
 def test_temporary_smtp_refusals_are_retried_with_backoff_and_delivered_once(transactional_db):
     smtp = RefusingSmtpServer(REFUSALS)
     smtp.start()
-    worker = CeleryWorker({
-        **os.environ, "DATABASE_URL": database_url_for_subprocess(), "CELERY_TASK_DEFAULT_QUEUE": TEST_QUEUE,
-        "EMAIL_HOST": smtp.host, "EMAIL_PORT": str(smtp.port), "EMAIL_USE_TLS": "false",
-        "DATABASE_CONN_MAX_AGE": "0"})
+    worker = CeleryWorker(worker_env(smtp))
     try:
         worker.start()
         notification = notifications.notification_queue(

@@ -17,11 +17,6 @@ pytestmark = pytest.mark.celery
 
 
 @pytest.fixture
-def smtp_server(restartable_smtp_server):
-    return restartable_smtp_server
-
-
-@pytest.fixture
 def integration(tenant, admin):
     return active_integration(tenant)
 

@@ -45,10 +45,12 @@ def set_manager(manager_id: str) -> dict:
 
 
 def set_manager_legacy(manager_id: str) -> dict:
-    return {"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "path": "manager", "value": [{"value": manager_id}]}]}
+    return {"schemas": [PATCH_OP],
+            "Operations": [{"op": "Replace", "path": "manager", "value": [{"value": manager_id}]}]}
 
 
-REMOVE_MANAGER = {"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": ""}]}
+REMOVE_MANAGER = {"schemas": [PATCH_OP],
+                  "Operations": [{"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": ""}]}
 
 CREATE_GROUP = {
     "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group",
@@ -64,7 +66,8 @@ REPLACE_GROUP_EXTERNAL_ID = {"schemas": [PATCH_OP], "Operations": [
 
 
 def add_members(*ids: str) -> dict:
-    return {"schemas": [PATCH_OP], "Operations": [{"op": "Add", "path": "members", "value": [{"value": i} for i in ids]}]}
+    return {"schemas": [PATCH_OP],
+            "Operations": [{"op": "Add", "path": "members", "value": [{"value": i} for i in ids]}]}
 
 
 def remove_members_default(*ids: str) -> dict:

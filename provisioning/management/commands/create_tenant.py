@@ -60,4 +60,5 @@ class Command(BaseCommand):
             raise CommandError("The password was refused: " + " ".join(exc.messages)) from None
         except DirectoryError as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(self.style.SUCCESS(f"Created tenant '{tenant.name}' ({tenant.slug}) with admin {admin.user_name}."))
+        message = f"Created tenant '{tenant.name}' ({tenant.slug}) with admin {admin.user_name}."
+        self.stdout.write(self.style.SUCCESS(message))
