@@ -205,6 +205,21 @@ def database_url_for_subprocess() -> str:
     return f"postgres://{user}{password}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
 
 
+def stop_process(process: subprocess.Popen | None, timeout: float = 20.0, kill: bool = False) -> None:
+    """Terminate (or kill) a child process and reap it; escalate to SIGKILL if it lingers."""
+    if process is None or process.poll() is not None:
+        return
+    if kill:
+        process.kill()
+    else:
+        process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class CeleryWorker:
     def __init__(self, env: dict[str, str], pool: str = "solo") -> None:
         self.env = env
@@ -235,16 +250,7 @@ class CeleryWorker:
             raise RuntimeError("Celery worker did not start:\n" + "".join(self.output[-40:]))
 
     def stop(self, kill: bool = False) -> None:
-        if self.process and self.process.poll() is None:
-            if kill:
-                self.process.kill()
-            else:
-                self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, kill=kill)
 
     @property
     def log(self) -> str:

@@ -29,7 +29,7 @@ import pytest
 from django.db import connections
 
 from directory.models import AuditEvent, Group, Membership, Person
-from tests.conftest import ROOT, database_url_for_subprocess, free_port, issue_token, make_tenant
+from tests.conftest import ROOT, database_url_for_subprocess, free_port, issue_token, make_tenant, stop_process
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
@@ -90,13 +90,7 @@ class Gunicorn:
         raise RuntimeError("gunicorn did not start:\n" + self.log)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=15)
         self.log_file.close()
 
     @property
@@ -387,7 +381,7 @@ def test_a_lost_connection_after_the_write_does_not_turn_a_201_into_a_503(monkey
             def filter(**kwargs):
                 raise db.OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(auth, "Integration", Lost)  # the second write of _touch
+    monkeypatch.setattr(auth, "ScimToken", Lost)  # the last-used write of _touch
     response = scim.post("/Users", {"userName": "committed@contoso.com"})
     assert response.status_code == 201, response.content
     assert Person.objects.filter(user_name="committed@contoso.com").exists()

@@ -20,7 +20,7 @@ from django.test import Client
 from provisioning.models import ScimRequest
 from provisioning.scim import rate_limit
 from provisioning.tokens import TOKEN_PREFIX, lookup_prefix
-from tests.conftest import ROOT, database_url_for_subprocess, free_port, issue_token
+from tests.conftest import ROOT, database_url_for_subprocess, free_port, issue_token, stop_process
 
 SCIM = "application/scim+json"
 
@@ -175,13 +175,7 @@ class Gunicorn:
         raise RuntimeError("gunicorn did not start:\n" + "".join(self.lines[-40:]))
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def pids_answering(self, status: int, host: str) -> set[str]:
         pids = set()
