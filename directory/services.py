@@ -385,20 +385,16 @@ def group_delete(*, group: Group, actor: Actor) -> None:
 
 
 def _tenant_person_ids(tenant_id: int, person_ids: Iterable[Any]) -> list[uuid.UUID]:
-    wanted: dict[uuid.UUID, None] = {}  # ordered: members are added in the order sent
-    for raw in person_ids:
-        try:
-            wanted[raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw))] = None
-        except (ValueError, AttributeError, TypeError):
-            raise InvalidValue("members", f"no person with id {raw} in this directory") from None
-    found = set(Person.objects.filter(tenant_id=tenant_id, pk__in=list(wanted)).values_list("pk", flat=True))
+    wanted = _parse_person_ids(person_ids)
+    found = set(Person.objects.filter(tenant_id=tenant_id, pk__in=wanted).values_list("pk", flat=True))
     missing = [pk for pk in wanted if pk not in found]
     if missing:
         raise InvalidValue("members", f"no person with id {missing[0]} in this directory")
-    return list(wanted)
+    return wanted
 
 
 def _parse_person_ids(person_ids: Iterable[Any]) -> list[uuid.UUID]:
+    """Distinct ids in the order sent; anything that is not a UUID is no person of ours."""
     wanted: dict[uuid.UUID, None] = {}  # ordered: members are added in the order sent
     for raw in person_ids:
         try:

@@ -10,6 +10,7 @@ elements. Anything we cannot evaluate exactly is a 400 ``invalidFilter``
 from __future__ import annotations
 
 import uuid
+from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Any
 
@@ -202,7 +203,7 @@ def _json_exists(table: str, attr: Attr, element_filter: Any) -> Q:
 # --- Resolution of attribute paths ------------------------------------------------
 
 
-class _Resource:
+class _Resource(ABC):
     schema: Schema
     uris: tuple[str, ...]
     table: str
@@ -254,8 +255,9 @@ class _Resource:
             return Q() if matches else _NO_MATCH
         raise _reject(f"unsupported filter attribute {path}")
 
+    @abstractmethod
     def compare_q(self, expr: Compare) -> Q:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """One comparison on this resource's attributes."""
 
 
 class _UserResource(_Resource):

@@ -9,6 +9,7 @@ library's routing, dispatch and adapter contract.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -128,7 +129,7 @@ class ScimViewMixin:
         return doc
 
 
-class ResourceView(ScimViewMixin):
+class ResourceView(ScimViewMixin, ABC):
     """Users and Groups: listing, filtering, paging and projection done in the database."""
 
     model: type[Person] | type[Group]
@@ -208,8 +209,9 @@ class ResourceView(ScimViewMixin):
             "itemsPerPage": len(resources), "Resources": resources,
         })
 
+    @abstractmethod
     def render(self, objects: list[Any], projection: Projection, created: bool = False) -> list[dict]:
-        raise NotImplementedError  # pragma: no cover
+        """SCIM documents for a page of objects, in as few queries as possible."""
 
     # -- writing -------------------------------------------------------------
 
