@@ -45,3 +45,13 @@ def test_good_values_start():
                    EMAIL_PORT="587", DATABASE_URL="postgres://postgres@127.0.0.1:5432/spaceiq")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"
+
+
+def test_manage_py_names_the_missing_variable():
+    """Django's command runner would hide the settings error behind "Models aren't loaded yet"."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SPACEIQ_"))}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env={**base, "DJANGO_DEBUG": "false"},
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+    assert "Models aren't loaded" not in result.stderr
