@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from directory.batches import delete_in_batches
 from directory.models import AuditEvent, Tenant
 
 
@@ -57,10 +58,4 @@ def audit_events_purge(*, before: datetime, batch_size: int = 5000) -> int:
 
     Deletes in batches so a year's worth never becomes one long transaction.
     """
-    purged = 0
-    while True:
-        old = AuditEvent.objects.filter(occurred_at__lt=before).order_by()
-        ids = list(old.values_list("pk", flat=True)[:batch_size])
-        if not ids:
-            return purged
-        purged += AuditEvent.objects.filter(pk__in=ids).delete()[0]
+    return delete_in_batches(AuditEvent.objects.filter(occurred_at__lt=before), batch_size=batch_size)

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from directory.audit import audit_events_purge
+from directory.batches import delete_in_batches
 from provisioning.models import ScimRequest
 
 BATCH_SIZE = 5000
@@ -19,14 +20,7 @@ BATCH_SIZE = 5000
 
 def scim_requests_purge(*, before: datetime, batch_size: int = BATCH_SIZE) -> int:
     """Delete request-log rows received before ``before``; returns how many."""
-    purged = 0
-    while True:
-        old = ScimRequest.objects.filter(received_at__lt=before).order_by()
-        ids = list(old.values_list("pk", flat=True)[:batch_size])
-        if not ids:
-            return purged
-        # No signals or cascades point at ScimRequest, so this is one DELETE.
-        purged += ScimRequest.objects.filter(pk__in=ids).delete()[0]
+    return delete_in_batches(ScimRequest.objects.filter(received_at__lt=before), batch_size=batch_size)
 
 
 def retention_purge(*, now: datetime | None = None, batch_size: int = BATCH_SIZE) -> dict[str, int]:

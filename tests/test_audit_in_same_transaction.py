@@ -185,6 +185,7 @@ def test_only_the_retention_purge_deletes_or_updates_audit_events():
     root = Path(__file__).resolve().parent.parent
     pattern = re.compile(
         r"AuditEvent\.objects[^\n]*\.(update|delete|bulk_update)\(|audit_events?\b[^\n]*\.(update|delete)\("
+        r"|delete_in_batches\(\s*AuditEvent"
     )
     offenders = [
         str(path.relative_to(root))

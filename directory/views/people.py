@@ -47,10 +47,8 @@ def people_list(request: HttpRequest) -> HttpResponse:
         status=filters.get("status") or "", source=filters.get("source") or "",
     ).only(*_LIST_COLUMNS)
     page = Paginator(people, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(request, "directory/people/list.html", {
-        "form": form, "page": page, "querystring": query.urlencode(), "filtered": any(filters.values()),
+        "form": form, "page": page, "filtered": any(filters.values()),
     })
 
 
