@@ -198,16 +198,21 @@ class _Parser:
         if token and token[1] == "[":
             if path.sub:
                 raise FilterSyntaxError(f"invalid value path {text!r}")
-            self.take()
-            inner = self.parse_filter()
-            self.expect("]")
-            sub_compare = None
-            token = self.peek()
-            if token and token[0] == "dot":
-                self.take()
-                sub_compare = self.parse_comparison(Path(path.uri, path.attr, token[1][1:]))
+            inner, sub = self.parse_value_filter()
+            sub_compare = self.parse_comparison(Path(path.uri, path.attr, sub)) if sub else None
             return ValuePath(path, inner, sub_compare)
         return self.parse_comparison(path)
+
+    def parse_value_filter(self) -> tuple[Any, str | None]:
+        """``[filter]`` and an optional ``.subAttr`` after it."""
+        self.expect("[")
+        inner = self.parse_filter()
+        self.expect("]")
+        token = self.peek()
+        if token and token[0] == "dot":
+            self.take()
+            return inner, token[1][1:]
+        return inner, None
 
     def parse_comparison(self, path: Path) -> Compare:
         kind, op = self.take()
@@ -259,15 +264,6 @@ def parse_patch_path(text: str) -> PatchPath:
         return PatchPath(path)
     if token[1] != "[" or path.sub:
         raise FilterSyntaxError(f"invalid path {text!r}")
-    parser.take()
-    inner = parser.parse_filter()
-    parser.expect("]")
-    filter_sub = None
-    token = parser.peek()
-    if token is not None:
-        if token[0] != "dot":
-            raise FilterSyntaxError(f"invalid path {text!r}")
-        parser.take()
-        filter_sub = token[1][1:]
+    inner, filter_sub = parser.parse_value_filter()
     parser.done()
     return PatchPath(path, inner, filter_sub)
