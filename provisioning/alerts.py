@@ -96,8 +96,9 @@ def _fresh(moment: datetime | None, now: datetime) -> bool:
 
 
 def _note_success(integration: Integration, now: datetime) -> None:
-    rows = Integration.objects.filter(pk=integration.pk)
+    # Most successes need no query at all: no QuerySet is built until one does.
     if integration.failing_since is not None and integration.recovered_at is None:
+        rows = Integration.objects.filter(pk=integration.pk)
         claimed = rows.filter(failing_since__isnull=False, recovered_at__isnull=True).update(
             recovered_at=now, last_request_at=now
         )
@@ -106,7 +107,7 @@ def _note_success(integration: Integration, now: datetime) -> None:
             return
     if _fresh(integration.last_request_at, now):
         return
-    rows.update(last_request_at=now)
+    Integration.objects.filter(pk=integration.pk).update(last_request_at=now)
 
 
 def _note_failure(integration: Integration, received_at: datetime, now: datetime) -> None:

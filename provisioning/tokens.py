@@ -18,11 +18,13 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from directory.compiled_query import CompiledQuery
 from provisioning.models import Integration, ScimToken
 
 TOKEN_PREFIX = "siq_scim_"
@@ -66,12 +68,22 @@ def lookup_prefix(raw: str) -> str | None:
     return raw[len(TOKEN_PREFIX):][:LOOKUP_LENGTH]
 
 
-def usable_tokens_q() -> Q:
-    now = timezone.now()
+def usable_tokens_q(now: datetime) -> Q:
     return (
         Q(confirmed=True, revoked_at__isnull=True, integration__state=Integration.State.ACTIVE)
         & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
     )
+
+
+# Every SCIM request runs this query: compiled once (directory.compiled_query).
+_usable_with_prefix: CompiledQuery[ScimToken] = CompiledQuery(
+    lambda prefix, now: (
+        ScimToken.objects.select_related("integration__tenant")
+        .filter(usable_tokens_q(now), prefix=prefix)
+        .order_by()  # no ORDER BY: at most a handful of rows share a prefix
+    ),
+    prefix=str, now=datetime,
+)
 
 
 def token_verify(raw: str) -> ScimToken | None:
@@ -87,13 +99,8 @@ def token_verify(raw: str) -> ScimToken | None:
     digest = token_digest(raw)
     previous_key = settings.SCIM_TOKEN_HASH_KEY_PREVIOUS
     previous = token_digest(raw, previous_key) if previous_key else None
-    candidates = (
-        ScimToken.objects.select_related("integration__tenant")
-        .filter(usable_tokens_q(), prefix=prefix)
-        .order_by()  # no ORDER BY: at most a handful of rows share a prefix
-    )
     match = None
-    for candidate in candidates:
+    for candidate in _usable_with_prefix(prefix=prefix, now=timezone.now()):
         if hmac.compare_digest(candidate.digest, digest):
             match = candidate
         elif previous is not None and hmac.compare_digest(candidate.digest, previous):

@@ -101,6 +101,8 @@ try:
 except ValueError as exc:  # dj-database-url names no variable; we do.
     raise ImproperlyConfigured(f"DATABASE_URL could not be parsed: {exc}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The stock backend with a health check that needs no round trip (spaceiq_site/postgresql).
+    DATABASES["default"]["ENGINE"] = "spaceiq_site.postgresql"
     # Persistent connections: a SCIM burst must not pay a TCP + auth handshake
     # per request. Behind PgBouncer set DATABASE_CONN_MAX_AGE=0.
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 600, minimum=0)

@@ -9,6 +9,7 @@ library's routing, dispatch and adapter contract.
 from __future__ import annotations
 
 import json
+import uuid
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -21,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django_scim import exceptions as scim_exceptions
 from django_scim import views as scim_views
 
+from directory.compiled_query import CompiledQuery
 from directory.models import Group, Membership, Person
 from directory.selectors import as_uuid
 from provisioning.scim import errors
@@ -129,10 +131,23 @@ class ScimViewMixin:
         return doc
 
 
+def _by_id(model: type[Person] | type[Group], *, for_update: bool) -> CompiledQuery:
+    """One resource of a tenant by primary key, compiled once (every GET, PATCH and DELETE runs it)."""
+
+    def build(tenant: int, pk: uuid.UUID) -> QuerySet:
+        qs = model.objects.filter(tenant_id=tenant, pk=pk)
+        # No ORDER BY (.first() adds one): a primary-key lookup must never be planned as a scan in order.
+        return (qs.select_for_update() if for_update else qs).order_by()[:1]
+
+    return CompiledQuery(build, tenant=int, pk=uuid.UUID)
+
+
 class ResourceView(ScimViewMixin, ABC):
     """Users and Groups: listing, filtering, paging and projection done in the database."""
 
     model: type[Person] | type[Group]
+    by_id: CompiledQuery
+    by_id_for_update: CompiledQuery
     adapter: type[ScimUser] | type[ScimGroup]
     resource: Any
     kind: str
@@ -145,10 +160,12 @@ class ResourceView(ScimViewMixin, ABC):
 
     def get_object(self) -> Any:
         """Scoped to the token's tenant; anything that is not one of its ids is a SCIM 404."""
+        return self.object_by_id(self.by_id)
+
+    def object_by_id(self, query: CompiledQuery) -> Any:
         raw = self.kwargs[self.lookup_url_kwarg]
         pk = as_uuid(raw)
-        # No ORDER BY (.first() adds one): a primary-key lookup must never be planned as a scan in order.
-        obj = next(iter(self.base_queryset().filter(pk=pk).order_by()[:1]), None) if pk else None
+        obj = next(iter(query(tenant=self.request.tenant.pk, pk=pk)), None) if pk else None
         if obj is None:
             raise errors.not_found(self.kind, raw)
         return obj
@@ -260,12 +277,7 @@ class ResourceView(ScimViewMixin, ABC):
 
     def locked_object(self) -> Any:
         """The resource, locked for this transaction so concurrent PATCHes serialise."""
-        raw = self.kwargs[self.lookup_url_kwarg]
-        pk = as_uuid(raw)
-        obj = next(iter(self.base_queryset().select_for_update().filter(pk=pk).order_by()[:1]), None) if pk else None
-        if obj is None:
-            raise errors.not_found(self.kind, raw)
-        return obj
+        return self.object_by_id(self.by_id_for_update)
 
     def written(self, adapter: Any, status: int = 200) -> HttpResponse:
         obj = adapter.obj
@@ -277,10 +289,26 @@ class ResourceView(ScimViewMixin, ABC):
         return self.written(adapter)
 
 
+def _memberships_query(owner: str, other: str, other_name: str) -> CompiledQuery:
+    """One owner's (other id, name) pairs: the single-resource GET and PATCH response run it."""
+    return CompiledQuery(
+        lambda pk: Membership.objects.filter(**{owner: pk}).order_by("id").values_list(other, other_name),
+        pk=uuid.UUID,
+    )
+
+
+_MEMBERSHIP_QUERIES = {
+    shape: _memberships_query(*shape)
+    for shape in [("person_id", "group_id", "group__display_name"), ("group_id", "person_id", "person__display_name")]
+}
+
+
 def _memberships_of(owner_ids: list[Any], owner: str, other: str, other_name: str) -> dict[Any, list[tuple]]:
     """(other id, name) pairs per owner id, in one query for a whole page."""
     grouped: dict[Any, list[tuple]] = {pk: [] for pk in owner_ids}
-    if owner_ids:
+    if len(owner_ids) == 1:
+        grouped[owner_ids[0]] = _MEMBERSHIP_QUERIES[owner, other, other_name](pk=owner_ids[0])
+    elif owner_ids:
         rows = Membership.objects.filter(**{f"{owner}__in": owner_ids}).order_by("id")
         for owner_id, other_id, name in rows.values_list(owner, other, other_name):
             grouped[owner_id].append((other_id, name))
@@ -289,6 +317,8 @@ def _memberships_of(owner_ids: list[Any], owner: str, other: str, other_name: st
 
 class UsersView(ResourceView, scim_views.UsersView):
     model = Person
+    by_id = _by_id(Person, for_update=False)
+    by_id_for_update = _by_id(Person, for_update=True)
     adapter = ScimUser
     resource = USERS
     kind = "User"
@@ -316,6 +346,8 @@ class UsersView(ResourceView, scim_views.UsersView):
 
 class GroupsView(ResourceView, scim_views.GroupsView):
     model = Group
+    by_id = _by_id(Group, for_update=False)
+    by_id_for_update = _by_id(Group, for_update=True)
     adapter = ScimGroup
     resource = GROUPS
     kind = "Group"

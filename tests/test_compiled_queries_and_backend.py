@@ -1,0 +1,131 @@
+"""The SCIM hot path's compiled queries and the PostgreSQL backend's cheaper health check and timestamps.
+
+A compiled query must give exactly what iterating its QuerySet gives, for
+every value it is run with; the backend must still notice a connection the
+server has dropped.
+"""
+
+import datetime
+import time
+import uuid
+
+import psycopg
+import pytest
+from django.db import connection
+from django.db.backends.postgresql import base as django_postgresql
+
+from directory.compiled_query import CompiledQuery
+from directory.models import Group, Membership, Person
+from provisioning.models import ScimToken
+from spaceiq_site.postgresql import base as our_postgresql
+from tests.conftest import issue_token, make_person
+
+pytestmark = pytest.mark.django_db
+
+
+def _people_by_name():
+    return CompiledQuery(
+        lambda tenant, name: Person.objects.filter(tenant_id=tenant, user_name=name).select_related("tenant"),
+        tenant=int, name=str,
+    )
+
+
+def test_a_compiled_query_returns_what_its_queryset_returns_for_each_set_of_values(tenant, other_tenant):
+    alice = make_person(tenant, "alice@contoso.com", emails=[{"value": "alice@contoso.com", "primary": True}])
+    make_person(other_tenant, "alice@contoso.com")
+    query = _people_by_name()
+    for t, name in [(tenant, "alice@contoso.com"), (other_tenant, "alice@contoso.com"), (tenant, "nobody")]:
+        expected = list(Person.objects.filter(tenant_id=t.pk, user_name=name).select_related("tenant"))
+        got = query(tenant=t.pk, name=name)
+        assert [p.pk for p in got] == [p.pk for p in expected]
+        for mine, theirs in zip(got, expected, strict=True):
+            # Every field converted as the ORM converts it (JSON, timestamps, UUIDs), relations attached.
+            assert {f.attname: getattr(mine, f.attname) for f in Person._meta.concrete_fields} == \
+                   {f.attname: getattr(theirs, f.attname) for f in Person._meta.concrete_fields}
+            assert mine.tenant.slug == t.slug and not mine._state.adding
+    assert query(tenant=tenant.pk, name="alice@contoso.com")[0].emails == alice.emails
+
+
+def test_a_compiled_values_list_returns_tuples_in_order(tenant):
+    people = [make_person(tenant, f"p{i}@contoso.com", display_name=f"P {i}") for i in range(3)]
+    group = Group.objects.create(tenant=tenant, display_name="Eng")
+    for p in reversed(people):
+        Membership.objects.create(group=group, person=p)
+    query = CompiledQuery(
+        lambda pk: Membership.objects.filter(group_id=pk).order_by("id")
+        .values_list("person_id", "person__display_name"),
+        pk=uuid.UUID,
+    )
+    assert query(pk=group.pk) == [(p.pk, p.display_name) for p in reversed(people)]
+    assert query(pk=uuid.uuid4()) == []
+
+
+def test_a_query_whose_marker_the_orm_transforms_is_refused_not_run_wrong(tenant):
+    # icontains wraps the value in %...%: the marker is not a parameter as is.
+    query = CompiledQuery(lambda name: Person.objects.filter(user_name__icontains=name), name=str)
+    with pytest.raises(ValueError, match="transformed"):
+        query(name="alice")
+    with pytest.raises(TypeError):
+        _people_by_name()(tenant=tenant.pk)
+
+
+def test_token_verification_runs_one_compiled_query_and_honours_revocation(tenant, django_assert_num_queries):
+    from provisioning.tokens import token_verify
+
+    raw = issue_token(tenant)
+    with django_assert_num_queries(1):
+        token = token_verify(raw)
+    assert token is not None and token.integration.tenant.pk == tenant.pk
+    ScimToken.objects.filter(pk=token.pk).update(revoked_at=datetime.datetime.now(datetime.UTC))
+    assert token_verify(raw) is None
+
+
+def test_timestamps_are_read_by_the_c_loader_as_utc(tenant):
+    connection.ensure_connection()
+    loader = connection.connection.adapters.get_loader(1184, psycopg.pq.Format.TEXT)
+    assert loader is our_postgresql.UtcTimestamptzLoader
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT TIMESTAMPTZ '2026-11-26 10:11:12.345678+02'")
+        (value,) = cursor.fetchone()
+    assert value == datetime.datetime(2026, 11, 26, 8, 11, 12, 345678, tzinfo=datetime.UTC)
+    assert value.tzinfo is datetime.UTC
+    fresh = Person.objects.get(pk=make_person(tenant, "t@contoso.com").pk)
+    assert fresh.created.tzinfo is datetime.UTC
+
+
+def test_a_session_not_in_utc_still_yields_utc_datetimes(tenant):
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL TIME ZONE 'Asia/Tokyo'")
+        cursor.execute("SELECT TIMESTAMPTZ '2026-11-26 10:00:00+00'")
+        (value,) = cursor.fetchone()
+    assert value == datetime.datetime(2026, 11, 26, 10, 0, tzinfo=datetime.UTC) and value.tzinfo is datetime.UTC
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_health_check_asks_the_server_only_when_the_connection_has_something_to_say(monkeypatch):
+    asked = []
+    real = django_postgresql.DatabaseWrapper.is_usable
+    monkeypatch.setattr(django_postgresql.DatabaseWrapper, "is_usable",
+                        lambda self: asked.append(1) or real(self))
+    connection.ensure_connection()
+    assert connection.is_usable() and asked == []  # idle and quiet: no SELECT 1
+
+    # The server ends this backend (as a restart would): the socket turns readable.
+    pid = connection.connection.info.backend_pid
+    with psycopg.connect(_admin_dsn(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    deadline = time.monotonic() + 5
+    while connection.is_usable() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not connection.is_usable() and asked  # asked, and found dead
+    connection.close()
+    with connection.cursor() as cursor:  # a new connection works
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
+
+
+def _admin_dsn() -> str:
+    params = connection.get_connection_params()
+    return psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items()
+                                             if k in ("dbname", "user", "host", "port", "password")})
+
