@@ -6,5 +6,11 @@ class DirectoryConfig(AppConfig):
     verbose_name = "Directory"
 
     def ready(self) -> None:
-        """Connect the sign-in lockout audit (directory.signin) to django-axes' signal."""
+        """Connect the sign-in lockout audit (directory.signin) to django-axes' signal, and
+        give never-analyzed tables planner statistics after each migrate (directory.table_statistics)."""
+        from django.db.models.signals import post_migrate
+
         from directory import signin  # noqa: F401
+        from directory.table_statistics import never_analyzed_tables_analyze
+
+        post_migrate.connect(never_analyzed_tables_analyze, sender=self, dispatch_uid="directory-analyze-new-tables")

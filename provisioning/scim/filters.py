@@ -259,6 +259,31 @@ class _Resource(ABC):
     def compare_q(self, expr: Compare) -> Q:
         """One comparison on this resource's attributes."""
 
+    def canonical(self, attr: Attr, value: Any) -> Any:
+        """The value as the attribute's column stores it (what compare_q compares with)."""
+        return value
+
+    def equality(self, expr: Any) -> tuple[tuple, Any] | None:
+        """``(shape, parameter)`` when ``expr`` is ``attr eq "string"`` on a plain string column.
+
+        That is the shape of every Entra matching lookup (userName, externalId,
+        displayName). Its SQL is the same for every value, so the caller can
+        run it compiled (directory.compiled_query); ``shape`` says which
+        attribute, and ``parameter`` is the one value that differs. None for
+        every other filter, which is translated by ``to_q``.
+        """
+        if not (isinstance(expr, Compare) and expr.op == "eq" and isinstance(expr.value, str)) or expr.path.sub:
+            return None
+        attr, schema = self.resolve(expr.path)
+        plain = attr.name == "externalId" if schema is None else (
+            attr.type == "string" and not attr.multi_valued and not attr.sub_attributes and attr.field
+            and attr.name not in ("manager", "groups", "members")
+        )
+        if not plain:
+            return None
+        shape = (type(self).__name__, (expr.path.uri or "").lower(), expr.path.attr.lower())
+        return shape, self.canonical(attr, expr.value)
+
 
 class _UserResource(_Resource):
     schema = USER
@@ -296,10 +321,13 @@ class _UserResource(_Resource):
             raise _reject(f"{attr.name} has no sub-attributes")
         if attr.type == "boolean":
             return _bool_q(attr.field or "", expr.op, expr.value, path)
-        value = expr.value
-        if attr.name == "userName":
-            value = canonical_user_name(value)  # stored in NFC (directory.services)
-        return _string_q(attr.field or "", expr.op, value, case_exact=attr.case_exact, path=path)
+        return _string_q(attr.field or "", expr.op, self.canonical(attr, expr.value), case_exact=attr.case_exact,
+                         path=path)
+
+    def canonical(self, attr: Attr, value: Any) -> Any:
+        if attr.name == "userName" and isinstance(value, str):
+            return canonical_user_name(value)  # stored in NFC (directory.services)
+        return value
 
     def value_path_q(self, expr: ValuePath) -> Q:
         # Entra's matching lookup, emails[type eq "work"].value eq "x", is served
@@ -382,13 +410,17 @@ USERS = _UserResource()
 GROUPS = _GroupResource()
 
 
-def filter_q(resource: _Resource, text: str) -> Q:
-    """Parse ``text`` and translate it for ``resource``; 400 invalidFilter on any problem."""
+def filter_parse(text: str) -> Any:
+    """The filter's syntax tree; 400 invalidFilter if it is not one."""
     try:
-        expr = parse_filter(text)
+        return parse_filter(text)
     except FilterSyntaxError as exc:
         raise _reject(f"Invalid filter: {exc}") from None
-    return resource.to_q(expr)
+
+
+def filter_q(resource: _Resource, text: str) -> Q:
+    """Parse ``text`` and translate it for ``resource``; 400 invalidFilter on any problem."""
+    return resource.to_q(filter_parse(text))
 
 
 # --- Matching elements in Python (PATCH value filters) ------------------------------

@@ -37,7 +37,8 @@ from provisioning.scim.constants import (
     ScimType,
 )
 from provisioning.scim.discovery import schema_docs, service_provider_config
-from provisioning.scim.filters import GROUPS, USERS, filter_q
+from provisioning.scim.filter_parser import Compare, Path
+from provisioning.scim.filters import GROUPS, USERS, filter_parse
 from provisioning.scim.projection import Projection
 
 
@@ -142,6 +143,29 @@ def _by_id(model: type[Person] | type[Group], *, for_update: bool) -> CompiledQu
     return CompiledQuery(build, tenant=int, pk=uuid.UUID)
 
 
+_EQUALITY_QUERIES: dict[tuple, CompiledQuery] = {}
+
+
+def _equality_query(model: type[Person] | type[Group], resource: Any, shape: tuple, path: Path,
+                    count: int) -> CompiledQuery:
+    """The first page of ``path eq value`` for one tenant, compiled once per attribute and page size.
+
+    Built by the same translation as every other filter (``resource.to_q``),
+    so its SQL is exactly what the general path would run.
+    """
+    key = (*shape, count)
+    query = _EQUALITY_QUERIES.get(key)
+    if query is None:
+        query = CompiledQuery(
+            lambda tenant, value: model.objects.filter(tenant_id=tenant)
+            .filter(resource.to_q(Compare(path, "eq", value))).order_by("created", "id")[:count],
+            tenant=int, value=str,
+        )
+        if len(_EQUALITY_QUERIES) < 1024:  # attributes x page sizes clients use: bounded anyway
+            _EQUALITY_QUERIES[key] = query
+    return query
+
+
 class ResourceView(ScimViewMixin, ABC):
     """Users and Groups: listing, filtering, paging and projection done in the database."""
 
@@ -202,24 +226,33 @@ class ResourceView(ScimViewMixin, ABC):
     def list_response(self, source: Any, filter_text: str | None) -> HttpResponse:
         start, count = self.page(source)
         projection = self.projection(source)
-        qs = self.base_queryset()
-        if filter_text:  # "filter=" with nothing after it means no filter
-            qs = qs.filter(filter_q(self.resource, filter_text))
-        ordered = qs.order_by("created", "id")
+        expr = filter_parse(filter_text) if filter_text else None  # "filter=" with nothing after it: no filter
+        equality = self.resource.equality(expr) if expr is not None and start == 1 and count else None
+
+        def filtered() -> QuerySet:
+            qs = self.base_queryset()
+            return qs.filter(self.resource.to_q(expr)) if expr is not None else qs
+
         if not count:
             objects = []
+        elif equality is not None:
+            # Entra's matching lookup: the same SQL every time, compiled once.
+            shape, value = equality
+            objects = _equality_query(self.model, self.resource, shape, expr.path, count)(
+                tenant=self.request.tenant.pk, value=value
+            )
         elif start == 1:
-            objects = list(ordered[:count])
+            objects = list(filtered().order_by("created", "id")[:count])
         else:
             # Deep pages: skip rows in the (tenant, created, id) index alone, then
             # fetch only the page's rows (a plain OFFSET reads every skipped row).
-            page_ids = ordered.values("pk")[start - 1:start - 1 + count]
+            page_ids = filtered().order_by("created", "id").values("pk")[start - 1:start - 1 + count]
             objects = list(self.base_queryset().filter(pk__in=page_ids).order_by("created", "id"))
         if count and (0 < len(objects) < count or (start == 1 and not objects)):
             # A short page holds the last result: no COUNT query (Entra's lookups match 0 or 1).
             total = start - 1 + len(objects)
         else:
-            total = qs.count()
+            total = filtered().count()
         resources = [projection.apply(doc) for doc in self.render(objects, projection)]
         return scim_response({
             "schemas": [LIST_RESPONSE], "totalResults": total, "startIndex": start,
