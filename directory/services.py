@@ -2,14 +2,23 @@
 
 Each one runs in a transaction, records its audit event in that same
 transaction, and leaves nothing behind when it raises.
+
+Inside ``single_transaction()`` (the SCIM views lock the resource first,
+then call a service) services join the caller's transaction without a
+savepoint: a savepoint costs two round trips, and whatever a service raises
+there ends the whole transaction anyway. Everywhere else a nested call keeps
+its savepoint, so a caller may catch a service's error and carry on.
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import unicodedata
 import uuid
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, ParamSpec, TypeVar
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -18,6 +27,33 @@ from django.utils import timezone
 from directory.audit import Actor, audit_event_record
 from directory.errors import InvalidValue, LastAdminError, UniquenessConflict
 from directory.models import AuditEvent, Group, Membership, Person, Source, Tenant
+
+_JOIN_CALLER = contextvars.ContextVar("directory_services_join_caller", default=False)
+
+
+@contextmanager
+def single_transaction() -> Iterator[None]:
+    """One transaction that the services called inside join without savepoints."""
+    token = _JOIN_CALLER.set(True)
+    try:
+        with transaction.atomic():
+            yield
+    finally:
+        _JOIN_CALLER.reset(token)
+
+
+def service_atomic(func: Callable[P, R]) -> Callable[P, R]:
+    """``transaction.atomic``, without a savepoint inside ``single_transaction()``."""
+
+    @functools.wraps(func)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with transaction.atomic(savepoint=not _JOIN_CALLER.get()):
+            return func(*args, **kwargs)
+
+    return run
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # Attributes a caller may set through person_create / person_update.
 PERSON_ATTRIBUTES: frozenset[str] = frozenset(
@@ -95,7 +131,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-@transaction.atomic
+@service_atomic
 def person_create(
     *,
     tenant: Tenant,
@@ -137,7 +173,7 @@ def person_create(
     return person
 
 
-@transaction.atomic
+@service_atomic
 def person_bulk_create(
     *,
     tenant: Tenant,
@@ -194,7 +230,7 @@ def person_bulk_create(
     return created
 
 
-@transaction.atomic
+@service_atomic
 def person_update(*, person: Person, actor: Actor, changes: Mapping[str, Any]) -> Person:
     """Apply ``changes`` (attribute → new value); records only what really changed."""
     if "user_name" in changes:
@@ -243,7 +279,7 @@ def person_reactivate(*, person: Person, actor: Actor) -> Person:
     return person_update(person=person, actor=actor, changes={"is_active": True})
 
 
-@transaction.atomic
+@service_atomic
 def person_delete(*, person: Person, actor: Actor) -> None:
     if person.is_tenant_admin and not _other_admins(person).exists():
         raise LastAdminError()
@@ -262,7 +298,7 @@ def _other_admins(person: Person):
     ).exclude(pk=person.pk)
 
 
-@transaction.atomic
+@service_atomic
 def admin_role_grant(*, person: Person, actor: Actor) -> Person:
     if person.is_tenant_admin:
         return person
@@ -275,7 +311,7 @@ def admin_role_grant(*, person: Person, actor: Actor) -> Person:
     return person
 
 
-@transaction.atomic
+@service_atomic
 def admin_role_revoke(*, person: Person, actor: Actor) -> Person:
     if not person.is_tenant_admin:
         return person
@@ -312,7 +348,7 @@ def _validate_external_id(external_id: Any) -> str | None:
     return external_id
 
 
-@transaction.atomic
+@service_atomic
 def group_create(
     *,
     tenant: Tenant,
@@ -342,7 +378,7 @@ def group_create(
     return group
 
 
-@transaction.atomic
+@service_atomic
 def group_update(
     *, group: Group, actor: Actor, display_name: str | None = None, external_id: Any = ...
 ) -> Group:
@@ -374,7 +410,7 @@ def group_rename(*, group: Group, actor: Actor, display_name: str) -> Group:
     return group_update(group=group, actor=actor, display_name=display_name)
 
 
-@transaction.atomic
+@service_atomic
 def group_delete(*, group: Group, actor: Actor) -> None:
     group_id, label, tenant_id = group.pk, group.display_name, group.tenant_id
     Group.objects.filter(pk=group_id).delete()
@@ -439,7 +475,7 @@ def _touch_group(group: Group) -> None:
     group.last_modified = now
 
 
-@transaction.atomic
+@service_atomic
 def group_members_add(
     *, group: Group, actor: Actor, person_ids: Iterable[Any], bump_version: bool = True
 ) -> list[uuid.UUID]:
@@ -475,7 +511,7 @@ def group_members_add(
     return new_ids
 
 
-@transaction.atomic
+@service_atomic
 def group_members_remove(
     *, group: Group, actor: Actor, person_ids: Iterable[Any] | None = None
 ) -> list[uuid.UUID]:
@@ -505,7 +541,7 @@ def group_members_remove(
 # --- Tenants ------------------------------------------------------------------
 
 
-@transaction.atomic
+@service_atomic
 def tenant_create(*, slug: str, name: str, actor: Actor) -> Tenant:
     if Tenant.objects.filter(slug=slug).exists():
         raise UniquenessConflict("slug", slug)

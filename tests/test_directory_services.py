@@ -97,3 +97,33 @@ def test_the_last_admin_keeps_the_role(tenant, admin):
     services.admin_role_revoke(person=admin, actor=ACTOR)
     admin.refresh_from_db()
     assert not admin.is_tenant_admin
+
+
+@pytest.mark.django_db(transaction=True)  # no test transaction around: the block is the outermost
+def test_inside_single_transaction_services_join_without_savepoints_and_roll_back_together(tenant):
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    person = make_person(tenant, "sam@acme.example", title="Engineer")
+    events = AuditEvent.objects.count()
+    with CaptureQueriesContext(connection) as queries, services.single_transaction():
+        services.person_update(person=person, actor=ACTOR, changes={"title": "Lead"})
+    assert not [q for q in queries.captured_queries if "SAVEPOINT" in q["sql"]]
+    assert AuditEvent.objects.count() == events + 1
+
+    # An error inside ends the whole transaction: the first service's write is gone too.
+    with pytest.raises(InvalidValue), services.single_transaction():
+        services.person_update(person=person, actor=ACTOR, changes={"title": "Director"})
+        services.person_update(person=person, actor=ACTOR, changes={"title": "x" * 300})
+    person.refresh_from_db()
+    assert person.title == "Lead" and AuditEvent.objects.count() == events + 1
+
+    # Outside it, a service called in a caller's transaction keeps its savepoint,
+    # so the caller can catch its error and carry on.
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        with pytest.raises(InvalidValue):
+            services.person_update(person=person, actor=ACTOR, changes={"title": "x" * 300})
+        services.person_update(person=person, actor=ACTOR, changes={"title": "Staff"})
+    assert [q for q in queries.captured_queries if "SAVEPOINT" in q["sql"]]
+    person.refresh_from_db()
+    assert person.title == "Staff"

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
@@ -25,6 +25,7 @@ from django_scim import views as scim_views
 from directory.compiled_query import CompiledQuery
 from directory.models import Group, Membership, Person
 from directory.selectors import as_uuid
+from directory.services import single_transaction
 from provisioning.scim import errors
 from provisioning.scim.adapters import ScimGroup, ScimUser, base_location
 from provisioning.scim.auth import ScimAuth
@@ -278,7 +279,7 @@ class ResourceView(ScimViewMixin, ABC):
     def put(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.require_id(kwargs)
         body = self.load_body(request.body)
-        with transaction.atomic():
+        with single_transaction():
             adapter = self.adapter(self.locked_object(), request=request)
             adapter.from_dict(body)
             adapter.save()
@@ -291,7 +292,7 @@ class ResourceView(ScimViewMixin, ABC):
         operations = next((v for k, v in body.items() if k.lower() == "operations"), None)
         if schemas is not None and not isinstance(schemas, list):
             raise errors.bad_request("schemas must be a list.", ScimType.INVALID_SYNTAX)
-        with transaction.atomic():
+        with single_transaction():
             adapter = self.adapter(self.locked_object(), request=request)
             adapter.handle_operations(operations)
             adapter.save()
@@ -299,7 +300,7 @@ class ResourceView(ScimViewMixin, ABC):
 
     def delete(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.require_id(kwargs)
-        with transaction.atomic():
+        with single_transaction():
             self.adapter(self.locked_object(), request=request).delete()
         return HttpResponse(status=204, content_type=SCIM_CONTENT_TYPE)
 
