@@ -59,6 +59,21 @@ def drop_database(url: str) -> None:
         print(f"warning: database {database_name(url)} not dropped: {exc}", file=sys.stderr)
 
 
+def autovacuum_enabled(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(_admin_url(url), autocommit=True) as conn:
+        return str(conn.execute("SHOW autovacuum").fetchone()[0]).lower() == "on"
+
+
+def analyze(url: str) -> None:
+    """ANALYZE the whole database of ``url`` (autovacuum's statistics pass, run on demand)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE")
+
+
 def postgres_version(url: str) -> str:
     import psycopg
 

@@ -43,6 +43,12 @@ class Target:
     prefix: str  # "/scim" (ours) or "/scim/v2" (django-scim2's documented mount)
     token: str
     group_patch_status: tuple[int, ...] = (204, 200)
+    # Run before each phase, untimed (bench/run.py: the statistics pass autovacuum would make).
+    before_phase: Callable[[], None] | None = None
+
+    def prepare(self) -> None:
+        if self.before_phase is not None:
+            self.before_phase()
 
     def client(self) -> Client:
         return Client(self.host, self.port, self.prefix, self.token)
@@ -141,6 +147,7 @@ def replay_phases(target: Target, plan: Plan, *, flavour: str) -> Iterator[Recor
     group_ids: list[str | None] = [None] * plan.groups
 
     # --- initial cycle: users, then groups ----------------------------------------------
+    target.prepare()
     initial = Recorder("initial")
 
     def create_user(i: int) -> Callable[[Client], None]:
@@ -184,6 +191,7 @@ def replay_phases(target: Target, plan: Plan, *, flavour: str) -> Iterator[Recor
     yield initial
 
     # --- incremental cycle: GET, then one PATCH of the differences; probes ---------------------
+    target.prepare()
     incremental = Recorder("incremental")
 
     def update_user(i: int) -> Callable[[Client], None]:
@@ -219,6 +227,7 @@ def replay_phases(target: Target, plan: Plan, *, flavour: str) -> Iterator[Recor
     yield incremental
 
     # --- deprovisioning: disable 10 %, hard-delete 2 % ------------------------------------------
+    target.prepare()
     deprovisioning = Recorder("deprovisioning")
     disable_count = max(1, plan.users // 10) if plan.users else 0
     delete_count = max(1, plan.users // 50) if plan.users > disable_count else 0

@@ -10,6 +10,13 @@ the part of the replay its defaults support, under the same gunicorn settings,
 database server, client and connection settings, and our requests/second are
 printed as a ratio to it.
 
+Planner statistics: where the PostgreSQL server runs without autovacuum
+(this project's CI machine does), every table would keep the statistics it
+had when empty, and PostgreSQL picks among equally costed indexes at random;
+a database that has lived for a minute under autovacuum has none of that. So
+when ``autovacuum`` is off, both servers' databases get one ``ANALYZE``
+before each phase, untimed, the pass autovacuum would have made (printed).
+
 Figures go to stdout, to ``bench/results/latest.json`` and as a dated row to
 ``bench/RESULTS.md``. The exit code is 1 when any request failed.
 """
@@ -116,6 +123,8 @@ def append_results_row(path: Path, result: dict[str, Any]) -> None:
         path.write_text(header)
     m = result["machine"]
     machine = f"{m['nproc']} cores, {m['memory_gb']} GB, {m['cpu']}, Python {m['python']}, PostgreSQL {m['postgres']}"
+    if m.get("autovacuum") == "off":
+        machine += " (autovacuum off: ANALYZE before each phase)"
     cfg = result["config"]
     gun = f"{cfg['workers']} x {cfg['worker_class']}" + (f" x {cfg['threads']} threads" if cfg["threads"] > 1 else "")
     if result["mode"] == "replay":
@@ -141,6 +150,13 @@ def append_results_row(path: Path, result: dict[str, Any]) -> None:
 
 
 # --- the run -------------------------------------------------------------------------
+
+
+def statistics_pass(database_url: str):
+    """ANALYZE before each phase when the server's autovacuum is off (module docstring); else None."""
+    if harness.autovacuum_enabled(database_url):
+        return None
+    return lambda: harness.analyze(database_url)
 
 
 def start_ours(args: argparse.Namespace, database_url: str, queue: str, slug: str):
@@ -171,7 +187,8 @@ def run_replay(args: argparse.Namespace, machine: dict[str, str]) -> dict[str, A
     stock_url = harness.with_database(args.database_url, harness.database_name(args.database_url) + "_stock")
     env, token, worker, server = start_ours(args, args.database_url, queue, "bench")
     try:
-        target = Target("ours", "127.0.0.1", server.port, "/scim", token)
+        target = Target("ours", "127.0.0.1", server.port, "/scim", token,
+                        before_phase=statistics_pass(args.database_url))
         print(f"Ours: gunicorn {args.workers} x {args.worker_class} on :{server.port}, database "
               f"{harness.database_name(args.database_url)}, Celery queue {queue}; concurrency {args.concurrency}")
         recorders, _ = replay(target, plan, flavour="full")
@@ -180,7 +197,8 @@ def run_replay(args: argparse.Namespace, machine: dict[str, str]) -> dict[str, A
             # The common subset, byte for byte alike, on a fresh tenant of ours and on the stock
             # server, phase by phase in alternation so both meet the machine in the same state.
             common_token = harness.issue_token(env, "bench-common", "Bench common")
-            common_target = Target("ours", "127.0.0.1", server.port, "/scim", common_token)
+            common_target = Target("ours", "127.0.0.1", server.port, "/scim", common_token,
+                                   before_phase=statistics_pass(args.database_url))
             stock, stock_target = start_stock(args, stock_url)
             print(f"Stock django-scim2: gunicorn {args.workers} x {args.worker_class} on :{stock.port}, database "
                   f"{harness.database_name(stock_url)}")
@@ -242,15 +260,20 @@ def start_stock(args: argparse.Namespace, database_url: str) -> tuple[harness.Se
                             worker_class=args.worker_class, threads=args.threads,
                             query_count=not args.no_query_count)
     server.start("/scim/v2/ServiceProviderConfig", token)
-    return server, Target("stock", "127.0.0.1", server.port, "/scim/v2", token, group_patch_status=(200, 204))
+    return server, Target("stock", "127.0.0.1", server.port, "/scim/v2", token, group_patch_status=(200, 204),
+                          before_phase=statistics_pass(database_url))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     machine = harness.machine()
     machine["postgres"] = harness.postgres_version(args.database_url)
+    machine["autovacuum"] = "on" if harness.autovacuum_enabled(args.database_url) else "off"
     print(f"Machine: {machine['nproc']} cores, {machine['memory_gb']} GB, {machine['cpu']}, Python "
           f"{machine['python']}, PostgreSQL {machine['postgres']}, load average {machine['load_avg_at_start']}")
+    if machine["autovacuum"] == "off":
+        print("PostgreSQL autovacuum is off: both databases get an untimed ANALYZE before each phase "
+              "(the statistics autovacuum would keep)")
     if args.scale:
         from bench.scale import run_scale
 
