@@ -44,7 +44,9 @@ class PersonManager(BaseUserManager["Person"]):
 
 class Person(AbstractBaseUser):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="people")
+    # No index of its own: every index of the table starts with tenant (Meta), and a
+    # redundant single-column one only misled the planner (directory.table_statistics).
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="people", db_index=False)
     user_name = models.CharField(max_length=255)
     external_id = models.CharField(max_length=255, null=True, blank=True)
 
@@ -140,7 +142,8 @@ class Person(AbstractBaseUser):
 
 class Group(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="groups")
+    # Indexed by the unique (tenant, LOWER(display_name)) and (tenant, external_id) indexes.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="groups", db_index=False)
     display_name = models.CharField(max_length=255)
     external_id = models.CharField(max_length=255, null=True, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.CONSOLE)
@@ -185,7 +188,8 @@ class AuditEvent(models.Model):
     Append-only: nothing updates or deletes rows except the retention purge.
     """
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="audit_events")
+    # Indexed by the three (tenant, ...) indexes below: one index fewer to write per change.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="audit_events", db_index=False)
     occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor_label = models.CharField(max_length=255)
     actor_person_id = models.UUIDField(null=True, blank=True)

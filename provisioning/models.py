@@ -80,8 +80,9 @@ class ScimToken(models.Model):
 class ScimRequest(models.Model):
     """The provisioning request log: one row per SCIM request."""
 
+    # Indexed by (integration, -received_at) below: one index fewer to write per request.
     integration = models.ForeignKey(
-        Integration, null=True, blank=True, on_delete=models.CASCADE, related_name="requests"
+        Integration, null=True, blank=True, on_delete=models.CASCADE, related_name="requests", db_index=False
     )
     tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     token_prefix = models.CharField(max_length=16, blank=True)

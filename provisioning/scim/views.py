@@ -134,34 +134,47 @@ class ScimViewMixin:
 
 
 def _by_id(model: type[Person] | type[Group], *, for_update: bool) -> CompiledQuery:
-    """One resource of a tenant by primary key, compiled once (every GET, PATCH and DELETE runs it)."""
+    """One resource by primary key, compiled and prepared once (every GET, PATCH and DELETE runs it).
 
-    def build(tenant: int, pk: uuid.UUID) -> QuerySet:
-        qs = model.objects.filter(tenant_id=tenant, pk=pk)
+    The primary key is the only condition, so the one plan is the primary-key
+    index: with ``tenant_id`` in the WHERE clause too, a prepared (generic)
+    plan on small or stale statistics sometimes walked the tenant's rows
+    instead. The caller checks the tenant (``object_by_id``).
+    """
+
+    def build(pk: uuid.UUID) -> QuerySet:
+        qs = model.objects.filter(pk=pk)
         # No ORDER BY (.first() adds one): a primary-key lookup must never be planned as a scan in order.
-        return (qs.select_for_update() if for_update else qs).order_by()[:1]
+        return (qs.select_for_update() if for_update else qs).order_by()
 
-    return CompiledQuery(build, tenant=int, pk=uuid.UUID)
+    return CompiledQuery(build, pk=uuid.UUID)
 
 
 _EQUALITY_QUERIES: dict[tuple, CompiledQuery] = {}
 
 
 def _equality_query(model: type[Person] | type[Group], resource: Any, shape: tuple, path: Path,
-                    count: int) -> CompiledQuery:
+                    count: int, unique: bool) -> CompiledQuery:
     """The first page of ``path eq value`` for one tenant, compiled once per attribute and page size.
 
     Built by the same translation as every other filter (``resource.to_q``),
-    so its SQL is exactly what the general path would run.
+    so it matches exactly what the general path would. An attribute unique
+    per tenant (userName, a group's displayName) matches at most one row: no
+    ORDER BY and no LIMIT, which leaves PostgreSQL one plan, the unique
+    index, whatever its statistics say (with ORDER BY created it sometimes
+    walked the tenant's rows in creation order instead).
     """
-    key = (*shape, count)
+    key = (*shape, count, unique)
     query = _EQUALITY_QUERIES.get(key)
     if query is None:
-        query = CompiledQuery(
-            lambda tenant, value: model.objects.filter(tenant_id=tenant)
-            .filter(resource.to_q(Compare(path, "eq", value))).order_by("created", "id")[:count],
-            tenant=int, value=str,
-        )
+
+        def build(tenant: int, value: str) -> QuerySet:
+            qs = model.objects.filter(tenant_id=tenant).filter(resource.to_q(Compare(path, "eq", value)))
+            return qs.order_by() if unique else qs.order_by("created", "id")[:count]
+
+        # Not prepared: the best plan depends on the value (a generic plan on small or stale
+        # statistics walked the tenant's rows); compiled, it still skips the ORM.
+        query = CompiledQuery(build, prepare=False, tenant=int, value=str)
         if len(_EQUALITY_QUERIES) < 1024:  # attributes x page sizes clients use: bounded anyway
             _EQUALITY_QUERIES[key] = query
     return query
@@ -190,8 +203,9 @@ class ResourceView(ScimViewMixin, ABC):
     def object_by_id(self, query: CompiledQuery) -> Any:
         raw = self.kwargs[self.lookup_url_kwarg]
         pk = as_uuid(raw)
-        obj = next(iter(query(tenant=self.request.tenant.pk, pk=pk)), None) if pk else None
-        if obj is None:
+        obj = next(iter(query(pk=pk)), None) if pk else None
+        # The tenant wall: another tenant's id is as unknown as an id that does not exist.
+        if obj is None or obj.tenant_id != self.request.tenant.pk:
             raise errors.not_found(self.kind, raw)
         return obj
 
@@ -238,8 +252,8 @@ class ResourceView(ScimViewMixin, ABC):
             objects = []
         elif equality is not None:
             # Entra's matching lookup: the same SQL every time, compiled once.
-            shape, value = equality
-            objects = _equality_query(self.model, self.resource, shape, expr.path, count)(
+            shape, value, unique = equality
+            objects = _equality_query(self.model, self.resource, shape, expr.path, count, unique)(
                 tenant=self.request.tenant.pk, value=value
             )
         elif start == 1:
