@@ -348,7 +348,7 @@ def test_a_lost_connection_in_a_view_is_a_scim_503(monkeypatch, scim, error):
     def lost(*args, **kwargs):
         raise getattr(db, error)("terminating connection due to administrator command")
 
-    monkeypatch.setattr(views, "filter_q", lost)
+    monkeypatch.setattr(views, "filter_parse", lost)
     response = scim.get("/Users", filter='userName eq "x"')
     assert response.status_code == 503 and response["Content-Type"] == SCIM_JSON
 
