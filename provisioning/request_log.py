@@ -6,7 +6,6 @@ slower (failure summaries) is queued on commit by provisioning.alerts.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from datetime import datetime
@@ -14,6 +13,7 @@ from typing import Any
 
 from django.db import connection
 
+from directory.compiled_insert import compiled_insert
 from provisioning import alerts
 from provisioning.models import Integration, ScimRequest, ScimToken
 from provisioning.tokens import token_redact
@@ -114,37 +114,15 @@ def _insert(**fields: Any) -> ScimRequest:
     (about a millisecond) on every SCIM request, in the same single round trip:
     ``set_config(..., true)`` and the INSERT travel as one query string, which
     PostgreSQL runs as one implicit transaction. Elsewhere (SQLite, inside a
-    caller's transaction, server-side binding) it is the ORM's plain create.
+    caller's transaction, server-side binding) it is a plain INSERT.
     """
     options = connection.settings_dict.get("OPTIONS") or {}
-    if connection.vendor != "postgresql" or connection.in_atomic_block or options.get("server_side_binding"):
-        return ScimRequest.objects.create(**fields)
-    entry = ScimRequest(**fields)
-    columns = _insert_columns()
-    values = [f.get_db_prep_save(f.pre_save(entry, add=True), connection) for f in columns]
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(), values)
-        cursor.nextset()  # the INSERT's result follows set_config's
-        entry.pk = cursor.fetchone()[0]
-    entry._state.adding = False
-    entry._state.db = connection.alias
-    return entry
+    if connection.in_atomic_block or options.get("server_side_binding"):
+        return compiled_insert(ScimRequest, **fields)
+    return compiled_insert(ScimRequest, prefix=_ASYNC_COMMIT, **fields)
 
 
-@functools.cache
-def _insert_columns() -> list[Any]:
-    return [f for f in ScimRequest._meta.concrete_fields if not f.primary_key]
-
-
-@functools.cache
-def _insert_sql() -> str:
-    quote = connection.ops.quote_name
-    columns = _insert_columns()
-    return (
-        "SELECT set_config('synchronous_commit', 'off', true); "  # noqa: S608 - names from the model
-        f"INSERT INTO {quote(ScimRequest._meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))}) RETURNING {quote(ScimRequest._meta.pk.column)}"
-    )
+_ASYNC_COMMIT = "SELECT set_config('synchronous_commit', 'off', true); "
 
 
 def _token_for_prefix(prefix: str) -> ScimToken | None:

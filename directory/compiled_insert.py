@@ -1,0 +1,54 @@
+"""One-row INSERTs built once per model and run without the ORM's save machinery.
+
+The audit trail and the request log write one row for (nearly) every SCIM
+request. ``Model.objects.create`` compiles its INSERT anew each time and
+sends the save signals nobody listens to for these append-only tables; the
+statement is always the same, so it is built once from the model's own
+fields and every value still goes through the field's ``pre_save`` (auto_now
+timestamps) and ``get_db_prep_save`` (JSON, UUIDs, addresses), exactly as
+``save()`` would prepare it. Off PostgreSQL (the demo's SQLite) it is the
+ORM's create.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, TypeVar
+
+from django.db import connection
+from django.db.models import Model
+
+M = TypeVar("M", bound=Model)
+
+
+@functools.cache
+def _columns(model: type[Model]) -> list[Any]:
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
+
+
+@functools.cache
+def insert_sql(model: type[Model], prefix: str = "") -> str:
+    """``prefix`` (another statement, e.g. a ``set_config``) travels in the same round trip."""
+    quote = connection.ops.quote_name
+    columns = _columns(model)
+    # Names from the model's own metadata; every value is a parameter.
+    return (
+        f"{prefix}INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(columns))}) RETURNING {quote(model._meta.pk.column)}"
+    )
+
+
+def compiled_insert(model: type[M], *, prefix: str = "", **fields: Any) -> M:
+    """Insert one ``model`` row built from ``fields``; returns the saved instance (pk set)."""
+    if connection.vendor != "postgresql":
+        return model.objects.create(**fields)
+    entry = model(**fields)
+    values = [f.get_db_prep_save(f.pre_save(entry, add=True), connection) for f in _columns(model)]
+    with connection.cursor() as cursor:
+        cursor.execute(insert_sql(model, prefix), values)
+        if prefix:
+            cursor.nextset()  # the INSERT's result follows the prefix statement's
+        entry.pk = cursor.fetchone()[0]
+    entry._state.adding = False
+    entry._state.db = connection.alias
+    return entry
