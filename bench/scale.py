@@ -139,8 +139,6 @@ def run_scale(args: Any, start_ours: Callable) -> dict[str, Any]:
             print(f"Seeding {slug}: {n} people, {args.scale_groups} groups (one of {big} members) ...", flush=True)
             seeded = _seed(env, slug, n, args.scale_groups, big)
             print(f"  seeded in {seeded['seconds']} s; measuring ...", flush=True)
-            if not harness.autovacuum_enabled(args.database_url):
-                harness.analyze(args.database_url)  # autovacuum's pass after a bulk load (bench/run.py)
             client = Client("127.0.0.1", server.port, "/scim", token)
             try:
                 sizes[slug] = {"people": n, "big_group": big, "seed_seconds": seeded["seconds"],
