@@ -165,3 +165,21 @@ def test_a_compiled_insert_stores_what_create_would(tenant):
     assert {f.attname: getattr(stored, f.attname) for f in AuditEvent._meta.concrete_fields if f.attname not in skip} \
         == {f.attname: getattr(expected, f.attname) for f in AuditEvent._meta.concrete_fields if f.attname not in skip}
     assert stored.occurred_at is not None and stored.occurred_at <= expected.occurred_at  # auto_now_add applied
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_compiled_queries_are_prepared_statements_unless_turned_off(settings, tenant, prepared):
+    settings.DATABASE_PREPARED_STATEMENTS = prepared
+    person = make_person(tenant, f"prep-{prepared}@contoso.com")
+    # A query text of its own, so the count below is about this statement alone.
+    query = CompiledQuery(lambda pk: Person.objects.filter(pk=pk).order_by().values_list("user_name"), pk=uuid.UUID)
+
+    def prepared_statements() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                           ['SELECT "directory_person"."user_name" AS "user_name" FROM "directory_person" WHERE%'])
+            return cursor.fetchone()[0]
+
+    before = prepared_statements()
+    assert query(pk=person.pk) == [(person.user_name,)] and query(pk=uuid.uuid4()) == []
+    assert prepared_statements() == before + (1 if prepared else 0)

@@ -27,6 +27,7 @@ def start(**env: str) -> subprocess.CompletedProcess[str]:
     ("SITE_URL", "spaceiq.example.com"),
     ("CELERY_BROKER_URL", "kafka://x"),
     ("DEFAULT_FROM_EMAIL", "not an address"),
+    ("DATABASE_PREPARED_STATEMENTS", "sometimes"),
 ])
 def test_bad_values_stop_start_up_naming_the_variable(name, value):
     extra = {"EMAIL_HOST": "smtp.example.com"} if name == "EMAIL_PORT" else {}
