@@ -74,6 +74,16 @@ def analyze(url: str) -> None:
         conn.execute("ANALYZE")
 
 
+def request_log_rows(url: str, slug: str) -> int:
+    """Rows of the app's SCIM request log for the tenant ``slug``."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        return int(conn.execute(
+            "SELECT count(*) FROM provisioning_scimrequest r JOIN directory_tenant t ON t.id = r.tenant_id "
+            "WHERE t.slug = %s", [slug]).fetchone()[0])
+
+
 def postgres_version(url: str) -> str:
     import psycopg
 

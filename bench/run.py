@@ -193,6 +193,10 @@ def run_replay(args: argparse.Namespace, machine: dict[str, str]) -> dict[str, A
               f"{harness.database_name(args.database_url)}, Celery queue {queue}; concurrency {args.concurrency}")
         recorders, _ = replay(target, plan, flavour="full")
         result["ours"] = report("Ours: the Entra replay (initial, incremental, deprovisioning)", recorders)
+        # Every request must have its request-log row (the log is part of what is measured).
+        sent, logged = result["ours"]["overall"]["requests"], harness.request_log_rows(args.database_url, "bench")
+        result["request_log"] = {"requests": sent, "rows": logged, "missing": max(sent - logged, 0)}
+        print(f"Request log: {logged} rows for {sent} replayed requests (and the start-up probe)")
         if not args.no_stock:
             # The common subset, byte for byte alike, on a fresh tenant of ours and on the stock
             # server, phase by phase in alternation so both meet the machine in the same state.
@@ -233,7 +237,7 @@ def run_replay(args: argparse.Namespace, machine: dict[str, str]) -> dict[str, A
                                 "per_phase": per_phase}
         print(f"\nOurs vs stock django-scim2 on the same requests: {ours_rps:.1f} / {stock_rps:.1f} req/s = "
               f"{ratio:.2f}x  (per phase: " + ", ".join(f"{k} {v}x" for k, v in per_phase.items()) + ")")
-    errors = result["ours"]["overall"]["errors"]
+    errors = result["ours"]["overall"]["errors"] + result["request_log"]["missing"]
     if "stock" in result:
         errors += result["common_ours"]["overall"]["errors"] + result["stock"]["overall"]["errors"]
     result["errors"] = errors

@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 from django.db import connection
 from django.db.models import Model
 
+from directory.server_bound_sql import run_server_bound
+
 M = TypeVar("M", bound=Model)
 
 
@@ -27,28 +29,28 @@ def _columns(model: type[Model]) -> list[Any]:
 
 
 @functools.cache
-def insert_sql(model: type[Model], prefix: str = "") -> str:
-    """``prefix`` (another statement, e.g. a ``set_config``) travels in the same round trip."""
+def insert_sql(model: type[Model]) -> str:
     quote = connection.ops.quote_name
     columns = _columns(model)
     # Names from the model's own metadata; every value is a parameter.
     return (
-        f"{prefix}INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) "  # noqa: S608
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) "  # noqa: S608
         f"VALUES ({', '.join(['%s'] * len(columns))}) RETURNING {quote(model._meta.pk.column)}"
     )
 
 
-def compiled_insert(model: type[M], *, prefix: str = "", **fields: Any) -> M:
-    """Insert one ``model`` row built from ``fields``; returns the saved instance (pk set)."""
+def compiled_insert(model: type[M], *, preamble: str = "", **fields: Any) -> M:
+    """Insert one ``model`` row built from ``fields``; returns the saved instance (pk set).
+
+    On PostgreSQL a prepared statement with server-side binding
+    (directory.server_bound_sql); ``preamble`` runs in the same round trip
+    and implicit transaction.
+    """
     if connection.vendor != "postgresql":
         return model.objects.create(**fields)
     entry = model(**fields)
     values = [f.get_db_prep_save(f.pre_save(entry, add=True), connection) for f in _columns(model)]
-    with connection.cursor() as cursor:
-        cursor.execute(insert_sql(model, prefix), values)
-        if prefix:
-            cursor.nextset()  # the INSERT's result follows the prefix statement's
-        entry.pk = cursor.fetchone()[0]
+    entry.pk = run_server_bound(insert_sql(model), values, prepare=True, preamble=preamble)[0][0]
     entry._state.adding = False
     entry._state.db = connection.alias
     return entry

@@ -22,16 +22,14 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
-from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-import psycopg
-from django.conf import settings
 from django.db import connections
-from django.db.backends.utils import CursorDebugWrapper
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
+
+from directory.server_bound_sql import run_server_bound
 
 M = TypeVar("M", bound=Model)
 
@@ -111,10 +109,11 @@ class CompiledQuery(Generic[M]):
     ``datetime``). The SQL is compiled lazily, once per process and database
     alias (and again if the alias's backend changes, as between test settings).
 
-    On PostgreSQL it also runs as a prepared statement, planned once per
-    connection with a generic plan (``_run_prepared``): right for lookups
-    whose best index does not depend on the values. ``prepare=False`` keeps
-    PostgreSQL planning each run with the values in view.
+    On PostgreSQL it runs with server-side binding, as a prepared statement
+    planned once per connection with a generic plan
+    (directory.server_bound_sql): right for lookups whose best index does not
+    depend on the values. ``prepare=False`` keeps PostgreSQL planning each
+    run with the values in view.
     """
 
     def __init__(self, build: Callable[..., QuerySet], *, prepare: bool = True, **params: type) -> None:
@@ -137,38 +136,10 @@ class CompiledQuery(Generic[M]):
         if set(values) != set(self.param_types):
             raise TypeError(f"expected values for {sorted(self.param_types)}, got {sorted(values)}")
         plan = self.plan(alias)
-        connection = connections[alias]
-        with connection.cursor() as cursor:
-            if self.prepare and plan.vendor == "postgresql" and settings.DATABASE_PREPARED_STATEMENTS:
-                rows = _run_prepared(connection, cursor, plan.sql, plan.params(values))
-            else:
+        if plan.vendor == "postgresql":
+            rows = run_server_bound(plan.sql, plan.params(values), prepare=self.prepare, alias=alias)
+        else:
+            with connections[alias].cursor() as cursor:
                 cursor.execute(plan.sql, plan.params(values))
                 rows = cursor.fetchall()
         return plan.objects(rows)
-
-
-def _run_prepared(connection: Any, cursor: Any, sql: str, params: list[Any]) -> list[tuple]:
-    """Run ``sql`` as a server-side prepared statement on the request's own connection.
-
-    PostgreSQL spent more time planning these queries than running them (the
-    token's three-table join: 0.13 ms of planning for 0.02 ms of execution,
-    measured with pg_stat_statements): prepared once per connection, they are
-    planned once. Django's cursors bind parameters client-side, which cannot
-    prepare, so this runs a server-binding psycopg cursor on the same
-    connection and transaction, through Django's execute wrappers, query log
-    and error translation, so it is counted and fails like any other query.
-    """
-    raw = psycopg.Cursor(cursor.cursor.connection)
-
-    def execute(sql: str, params: Any, many: bool, context: Any) -> Any:
-        with connection.wrap_database_errors:
-            return raw.execute(sql, params, prepare=True)
-
-    try:
-        logged = cursor.debug_sql(sql, params) if isinstance(cursor, CursorDebugWrapper) else nullcontext()
-        with logged:
-            cursor._execute_with_wrappers(sql, params, many=False, executor=execute)
-        with connection.wrap_database_errors:
-            return raw.fetchall()
-    finally:
-        raw.close()

@@ -112,17 +112,16 @@ def _insert(**fields: Any) -> ScimRequest:
     lose the last fraction of a second of log rows, never a directory write
     (those commit synchronously) and never consistency. It saves a disk flush
     (about a millisecond) on every SCIM request, in the same single round trip:
-    ``set_config(..., true)`` and the INSERT travel as one query string, which
+    ``set_config(..., true)`` and the INSERT travel in one pipeline, which
     PostgreSQL runs as one implicit transaction. Elsewhere (SQLite, inside a
-    caller's transaction, server-side binding) it is a plain INSERT.
+    caller's transaction) it is a plain INSERT.
     """
-    options = connection.settings_dict.get("OPTIONS") or {}
-    if connection.in_atomic_block or options.get("server_side_binding"):
+    if connection.in_atomic_block:
         return compiled_insert(ScimRequest, **fields)
-    return compiled_insert(ScimRequest, prefix=_ASYNC_COMMIT, **fields)
+    return compiled_insert(ScimRequest, preamble=_ASYNC_COMMIT, **fields)
 
 
-_ASYNC_COMMIT = "SELECT set_config('synchronous_commit', 'off', true); "
+_ASYNC_COMMIT = "SELECT set_config('synchronous_commit', 'off', true)"
 
 
 def _token_for_prefix(prefix: str) -> ScimToken | None:

@@ -183,3 +183,25 @@ def test_compiled_queries_are_prepared_statements_unless_turned_off(settings, te
     before = prepared_statements()
     assert query(pk=person.pk) == [(person.user_name,)] and query(pk=uuid.uuid4()) == []
     assert prepared_statements() == before + (1 if prepared else 0)
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as a SCIM request's log write runs
+def test_the_request_log_preamble_applies_to_its_statement_alone():
+    from directory.server_bound_sql import run_server_bound
+    from provisioning.request_log import _ASYNC_COMMIT
+
+    setting = "SELECT current_setting('synchronous_commit')"
+    assert run_server_bound(setting, [], prepare=False, preamble=_ASYNC_COMMIT) == [("off",)]
+    assert run_server_bound(setting, [], prepare=False) == [("on",)]  # the session is untouched
+
+
+@pytest.mark.django_db
+def test_server_bound_statements_are_counted_and_fail_as_django_errors(django_assert_num_queries):
+    from django.db import ProgrammingError
+
+    from directory.server_bound_sql import run_server_bound
+
+    with django_assert_num_queries(1):
+        assert run_server_bound("SELECT %s::int + 1", [41], prepare=True) == [(42,)]
+    with pytest.raises(ProgrammingError):
+        run_server_bound("SELECT no_such_column FROM directory_person", [], prepare=False)

@@ -1,0 +1,56 @@
+"""Hot-path SQL sent with server-side parameter binding, on the request's own connection.
+
+Django's psycopg cursors bind parameters client-side: psycopg quotes every
+value into the SQL text in Python, which was a third of a SCIM request's
+CPU, and such a statement can never be prepared. The few statements every
+SCIM request runs (directory.compiled_query, directory.compiled_insert) go
+through a plain psycopg cursor instead, on the same connection and
+transaction as the ORM, and through Django's execute wrappers, query log and
+error translation, so they are counted, logged and fail like any other query.
+
+``prepare=True`` (with the ``DATABASE_PREPARED_STATEMENTS`` setting on) makes
+it a prepared statement, parsed and planned once per connection.
+``preamble`` is a statement sent in the same round trip and the same implicit
+transaction (psycopg's pipeline mode), e.g. a ``set_config(..., true)`` that
+must apply to the statement itself.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Any
+
+import psycopg
+from django.conf import settings
+from django.db import connections
+from django.db.backends.utils import CursorDebugWrapper
+
+
+def run_server_bound(sql: str, params: list[Any], *, prepare: bool, preamble: str = "",
+                     alias: str = "default") -> list[tuple]:
+    """Run one statement (PostgreSQL only) and return all its rows."""
+    connection = connections[alias]
+    prepare = prepare and settings.DATABASE_PREPARED_STATEMENTS
+    with connection.cursor() as wrapper:  # Django's: connects, health-checks, knows the wrappers
+        pgconn = wrapper.cursor.connection
+        raw = psycopg.Cursor(pgconn)
+
+        def execute(_shown: str, params: Any, many: bool, context: Any) -> Any:
+            # The wrappers see (and log) the preamble with the statement; send them apart.
+            with connection.wrap_database_errors:
+                if not preamble:
+                    return raw.execute(sql, params, prepare=prepare)
+                with pgconn.pipeline():
+                    raw.execute(preamble)
+                    return raw.execute(sql, params, prepare=prepare)
+
+        try:
+            shown = f"{preamble}; {sql}" if preamble else sql
+            logged = wrapper.debug_sql(shown, params) if isinstance(wrapper, CursorDebugWrapper) else nullcontext()
+            with logged:
+                # One entry per round trip, as a multi-statement string would be.
+                wrapper._execute_with_wrappers(shown, params, many=False, executor=execute)
+            with connection.wrap_database_errors:
+                return raw.fetchall()
+        finally:
+            raw.close()
