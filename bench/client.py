@@ -94,10 +94,13 @@ def kind_summary(items: list[Sample]) -> dict[str, Any]:
 class Client:
     """A SCIM client over one persistent connection (use one per thread)."""
 
-    def __init__(self, host: str, port: int, prefix: str, token: str, timeout: float = 60) -> None:
+    def __init__(self, host: str, port: int, prefix: str, token: str, timeout: float = 60, *,
+                 count: bool = False) -> None:
         self.host, self.port, self.prefix = host, port, prefix.rstrip("/")
         self.timeout = timeout
         self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/scim+json"}
+        if count:  # ask bench/wsgi.py for X-Query-Count and X-Server-Time-Ms
+            self.headers["X-Bench-Count"] = "1"
         self.conn: http.client.HTTPConnection | None = None
 
     def _connection(self) -> http.client.HTTPConnection:

@@ -45,13 +45,15 @@ class Target:
     group_patch_status: tuple[int, ...] = (204, 200)
     # Run before each phase, untimed (bench/run.py: the statistics pass autovacuum would make).
     before_phase: Callable[[], None] | None = None
+    # Ask the server for its SQL count and time per request (the counted pass; bench/wsgi.py).
+    count_queries: bool = False
 
     def prepare(self) -> None:
         if self.before_phase is not None:
             self.before_phase()
 
     def client(self) -> Client:
-        return Client(self.host, self.port, self.prefix, self.token)
+        return Client(self.host, self.port, self.prefix, self.token, count=self.count_queries)
 
 
 @dataclass

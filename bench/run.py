@@ -24,6 +24,7 @@ Figures go to stdout, to ``bench/results/latest.json`` and as a dated row to
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -56,7 +57,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--worker-class", default="sync")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-stock", action="store_true", help="skip the django-scim2 baseline")
-    p.add_argument("--no-query-count", action="store_true", help="serve without the X-Query-Count wrapper")
+    p.add_argument("--no-query-count", action="store_true",
+                   help="skip the small counted pass (SQL per request kind) before each timed replay")
     p.add_argument("--scale", action="store_true", help="scale mode: 100,000 vs 1,000 people (bench/scale.py)")
     p.add_argument("--scale-people", type=int, default=100_000)
     p.add_argument("--scale-small", type=int, default=1_000)
@@ -98,15 +100,37 @@ def print_kinds(summary: dict[str, Any]) -> None:
               f"{sv:>12}{k['errors']:>8}")
 
 
-def report(title: str, recorders: list[Recorder]) -> dict[str, Any]:
+COUNTED_FIELDS = ("queries_mean", "queries_max", "server_ms_p50")
+
+
+def report(title: str, recorders: list[Recorder], counted: list[Recorder] | None = None) -> dict[str, Any]:
+    """Figures of a timed replay; SQL counts and server time come from its ``counted`` pass."""
     phases = [r.summary() for r in recorders]
     total = overall(recorders).summary()
+    if counted:
+        counts = overall(counted).summary()["kinds"]
+        for kind, figures in total["kinds"].items():
+            for name in COUNTED_FIELDS:
+                figures[name] = counts.get(kind, {}).get(name)
     print(f"\n{title}")
     for s in phases:
         print_phase(s)
     print_phase(total)
     print_kinds(total)
     return {"phases": phases, "overall": total}
+
+
+def counted_pass(target: Target, plan: Plan, flavour: str) -> list[Recorder]:
+    """The same cycle at a small size with per-request SQL counting, before the timed run.
+
+    Counting wraps every query in Python, and a server answering more queries
+    pays more for it: timed requests run unwrapped, as in production (bench/wsgi.py).
+    It also warms both servers up alike.
+    """
+    small = Plan(users=min(plan.users, 200), groups=min(plan.groups, 2), members=min(plan.members, 100),
+                 concurrency=plan.concurrency, label=f"{plan.label}-counted")
+    recorders, _ = replay(dataclasses.replace(target, count_queries=True), small, flavour=flavour)
+    return recorders
 
 
 def append_results_row(path: Path, result: dict[str, Any]) -> None:
@@ -185,18 +209,21 @@ def run_replay(args: argparse.Namespace, machine: dict[str, str]) -> dict[str, A
     result: dict[str, Any] = {"mode": "replay"}
     stock: harness.Server | None = None
     stock_url = harness.with_database(args.database_url, harness.database_name(args.database_url) + "_stock")
+    count = not args.no_query_count
     env, token, worker, server = start_ours(args, args.database_url, queue, "bench")
     try:
         target = Target("ours", "127.0.0.1", server.port, "/scim", token,
                         before_phase=statistics_pass(args.database_url))
         print(f"Ours: gunicorn {args.workers} x {args.worker_class} on :{server.port}, database "
               f"{harness.database_name(args.database_url)}, Celery queue {queue}; concurrency {args.concurrency}")
+        counted = counted_pass(target, plan, "full") if count else None
         recorders, _ = replay(target, plan, flavour="full")
-        result["ours"] = report("Ours: the Entra replay (initial, incremental, deprovisioning)", recorders)
+        result["ours"] = report("Ours: the Entra replay (initial, incremental, deprovisioning)", recorders, counted)
         # Every request must have its request-log row (the log is part of what is measured).
-        sent, logged = result["ours"]["overall"]["requests"], harness.request_log_rows(args.database_url, "bench")
+        sent = result["ours"]["overall"]["requests"] + (overall(counted).summary()["requests"] if counted else 0)
+        logged = harness.request_log_rows(args.database_url, "bench")
         result["request_log"] = {"requests": sent, "rows": logged, "missing": max(sent - logged, 0)}
-        print(f"Request log: {logged} rows for {sent} replayed requests (and the start-up probe)")
+        print(f"Request log: {logged} rows for {sent} requests (and the start-up probe)")
         if not args.no_stock:
             # The common subset, byte for byte alike, on a fresh tenant of ours and on the stock
             # server, phase by phase in alternation so both meet the machine in the same state.
@@ -206,10 +233,12 @@ def run_replay(args: argparse.Namespace, machine: dict[str, str]) -> dict[str, A
             stock, stock_target = start_stock(args, stock_url)
             print(f"Stock django-scim2: gunicorn {args.workers} x {args.worker_class} on :{stock.port}, database "
                   f"{harness.database_name(stock_url)}")
+            counted_ours = counted_pass(common_target, common_plan, "common") if count else None
+            counted_stock = counted_pass(stock_target, common_plan, "common") if count else None
             common_ours, common_stock = interleaved((common_target, common_plan), (stock_target, common_plan),
                                                     flavour="common")
-            result["common_ours"] = report("Ours: the requests django-scim2 can answer", common_ours)
-            result["stock"] = report("Stock django-scim2: the same requests", common_stock)
+            result["common_ours"] = report("Ours: the requests django-scim2 can answer", common_ours, counted_ours)
+            result["stock"] = report("Stock django-scim2: the same requests", common_stock, counted_stock)
             stock.memory.stop()
         server.memory.stop()
         result["memory"] = {"ours": server.memory.summary()}

@@ -139,7 +139,7 @@ def run_scale(args: Any, start_ours: Callable) -> dict[str, Any]:
             print(f"Seeding {slug}: {n} people, {args.scale_groups} groups (one of {big} members) ...", flush=True)
             seeded = _seed(env, slug, n, args.scale_groups, big)
             print(f"  seeded in {seeded['seconds']} s; measuring ...", flush=True)
-            client = Client("127.0.0.1", server.port, "/scim", token)
+            client = Client("127.0.0.1", server.port, "/scim", token, count=True)
             try:
                 sizes[slug] = {"people": n, "big_group": big, "seed_seconds": seeded["seconds"],
                                "operations": measure_tenant(client, seeded, slug, args.scale_repeat)}

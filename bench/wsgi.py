@@ -1,12 +1,13 @@
 """The WSGI entry point of both benchmarked servers (ours and the stock baseline).
 
 ``BENCH_WSGI_MODULE`` names the real WSGI module (``spaceiq_site.wsgi`` or
-``bench.stock_server.wsgi``). With ``BENCH_QUERY_COUNT=1`` every response
-carries ``X-Query-Count`` (SQL statements the request ran, counted with
+``bench.stock_server.wsgi``). With ``BENCH_QUERY_COUNT=1`` every response to a
+request sent with ``X-Bench-Count: 1`` carries ``X-Query-Count`` (SQL statements the request ran, counted with
 ``django.db.connection.execute_wrapper``, savepoints included) and
-``X-Server-Time-Ms`` (time inside the Django application). Without it the
-application is served unwrapped, exactly as production serves it; production
-never imports this module.
+``X-Server-Time-Ms`` (time inside the Django application); other requests
+(the timed replay) pass straight through. Without it the application is
+served unwrapped, exactly as production serves it; production never imports
+this module.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ def _counting(application):
     from django.db import connection
 
     def app(environ, start_response):
+        if environ.get("HTTP_X_BENCH_COUNT") != "1":
+            return application(environ, start_response)  # timed requests run unwrapped
         count = 0
 
         def counter(execute, sql, params, many, context):
