@@ -419,11 +419,6 @@ def filter_parse(text: str) -> Any:
         raise _reject(f"Invalid filter: {exc}") from None
 
 
-def filter_q(resource: _Resource, text: str) -> Q:
-    """Parse ``text`` and translate it for ``resource``; 400 invalidFilter on any problem."""
-    return resource.to_q(filter_parse(text))
-
-
 # --- Matching elements in Python (PATCH value filters) ------------------------------
 
 
