@@ -185,3 +185,25 @@ def test_methods_that_do_not_apply_are_scim_errors(scim):
     assert_error(scim.patch("/Users", entra.DISABLE_DEFAULT), 405)
     assert_error(scim.post("/ServiceProviderConfig", {}), 405)
     assert_error(scim.get("/Bulk"), 501)
+
+
+@pytest.mark.django_db
+def test_an_unexpected_error_is_a_scim_500_and_changes_nothing(scim, monkeypatch):
+    from directory import services as directory_services
+
+    def broken(**kwargs):
+        raise ValueError("a bug")
+
+    # Fails after the person's INSERT, inside the same transaction.
+    monkeypatch.setattr(directory_services, "audit_event_record", broken)
+    response = scim.post("/Users", {"userName": "bug@contoso.com"})
+    assert response.status_code == 500 and response["Content-Type"].startswith("application/scim+json")
+    assert response.json()["detail"] == "The request could not be completed."
+    assert not Person.objects.filter(user_name="bug@contoso.com").exists()
+
+
+@pytest.mark.django_db
+def test_a_non_numeric_content_length_is_a_400(client, scim_token):
+    response = client.post("/scim/Users", data=b"{}", content_type="application/scim+json",
+                           HTTP_AUTHORIZATION=f"Bearer {scim_token}", CONTENT_LENGTH="twelve")
+    assert response.status_code == 400 and response.json()["scimType"] == "invalidSyntax"

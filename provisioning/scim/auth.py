@@ -67,6 +67,14 @@ def _error_fields(response: HttpResponse) -> tuple[str, str]:
     return str(body.get("scimType") or ""), str(body.get("detail") or "")
 
 
+def _content_length(request: HttpRequest) -> int | None:
+    """The declared body size; None when the header is not a number (a 400, not a 500)."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+
+
 def _resource_type(path: str) -> str:
     lowered = path.lower()
     if "/users" in lowered:
@@ -117,7 +125,9 @@ class ScimAuth:
                     "The bearer token is not valid: it is unknown, revoked, expired, or its integration is deactivated."
                 ))
                 rate_limit.failure_record(ip=ip, prefix=lookup_prefix(raw))
-            elif int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES:
+            elif (length := _content_length(request)) is None:
+                response = errors.error_response(errors.bad_request("Invalid Content-Length header.", "invalidSyntax"))
+            elif length > MAX_BODY_BYTES:
                 response = errors.error_response(errors.ScimError(
                     413, f"The request body is larger than {MAX_BODY_BYTES} bytes."
                 ))
@@ -135,8 +145,6 @@ class ScimAuth:
                 _touch(token, ip, received_at)
         except (OperationalError, InterfaceError):
             response = errors.error_response(errors.ScimError(503, "The directory is temporarily unavailable."))
-        except ValueError:  # a non-numeric Content-Length
-            response = errors.error_response(errors.bad_request("Invalid Content-Length header.", "invalidSyntax"))
         response["X-Request-ID"] = request.request_id
         self.log(request, response, token, raw, ip, received_at, started, kwargs)
         return response

@@ -9,6 +9,7 @@ library's routing, dispatch and adapter contract.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from abc import ABC, abstractmethod
 from typing import Any
@@ -41,6 +42,8 @@ from provisioning.scim.discovery import schema_docs, service_provider_config
 from provisioning.scim.filter_parser import Compare, Path
 from provisioning.scim.filters import GROUPS, USERS, filter_parse
 from provisioning.scim.projection import Projection
+
+logger = logging.getLogger(__name__)
 
 
 def scim_response(doc: Any, status: int = 200, location: str | None = None) -> HttpResponse:
@@ -104,6 +107,11 @@ class ScimViewMixin:
             # The database is unreachable: tell the client to come back (Entra retries 5xx).
             return errors.error_response(errors.ScimError(503, "The directory is temporarily unavailable."))
         except DatabaseError:
+            return errors.error_response(errors.ScimError(500, "The request could not be completed."))
+        except Exception:
+            # A bug of ours: logged with its traceback, answered as SCIM (never Django's HTML 500).
+            # Raised inside the request's transaction, it has been rolled back already.
+            logger.exception("SCIM %s %s failed", request.method, request.path)
             return errors.error_response(errors.ScimError(500, "The request could not be completed."))
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
