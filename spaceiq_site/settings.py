@@ -113,8 +113,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 else:
     VAR_DIR.mkdir(exist_ok=True)
 # The SCIM hot path's queries run as server-side prepared statements
-# (directory.compiled_query). PgBouncer in transaction mode before 1.21 cannot
-# carry them: set DATABASE_PREPARED_STATEMENTS=false there.
+# (directory.compiled_query), and each connection asks for generic plans with
+# a startup option (spaceiq_site/postgresql). PgBouncer refuses that option by
+# default, and in transaction mode before 1.21 cannot carry prepared
+# statements: set DATABASE_PREPARED_STATEMENTS=false behind it.
 DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
