@@ -135,6 +135,17 @@ def issue_token(env: dict[str, str], slug: str, name: str) -> str:
     return token
 
 
+def terminate(process: subprocess.Popen | None) -> None:
+    """Stop a child process politely, then for good after 20 seconds."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class Server:
     """A gunicorn server of one WSGI module on a free local port."""
 
@@ -175,13 +186,7 @@ class Server:
 
     def stop(self) -> None:
         self.memory.stop()
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
         self.log.close()
 
 
@@ -274,13 +279,7 @@ class CeleryWorker:
             raise SystemExit("Celery worker did not start:\n" + "".join(self.lines[-40:]))
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
         try:
             import redis
 

@@ -54,7 +54,6 @@ class _Plan:
     """One connection's compiled SQL, parameter slots and row-to-object recipe."""
 
     def __init__(self, queryset: QuerySet, markers: dict[str, Any], alias: str) -> None:
-        connection = connections[alias]
         compiler = queryset.query.get_compiler(using=alias)
         self.sql, params = compiler.as_sql()
         by_value = {(type(v), v): name for name, v in markers.items()}
@@ -67,7 +66,6 @@ class _Plan:
             raise ValueError(f"markers {sorted(missing)} were transformed by the ORM: not a compilable query")
         self.compiler = compiler
         self.alias = alias
-        self.vendor = connection.vendor
         klass_info = compiler.klass_info
         select = compiler.select
         self.converters = compiler.get_converters([col[0] for col in select])

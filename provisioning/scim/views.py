@@ -172,7 +172,7 @@ def _equality_query(model: type[Person] | type[Group], resource: Any, shape: tup
     index, whatever its statistics say (with ORDER BY created it sometimes
     walked the tenant's rows in creation order instead).
     """
-    key = (*shape, count, unique)
+    key = (*shape, 0 if unique else count, unique)  # the page size shapes no unique lookup
     query = _EQUALITY_QUERIES.get(key)
     if query is None:
 
@@ -192,12 +192,18 @@ class ResourceView(ScimViewMixin, ABC):
     """Users and Groups: listing, filtering, paging and projection done in the database."""
 
     model: type[Person] | type[Group]
-    by_id: CompiledQuery
+    by_id: CompiledQuery  # both derived from ``model`` (__init_subclass__)
     by_id_for_update: CompiledQuery
     adapter: type[ScimUser] | type[ScimGroup]
     resource: Any
     kind: str
     lookup_url_kwarg = "uuid"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "model" in cls.__dict__:
+            cls.by_id = _by_id(cls.model, for_update=False)
+            cls.by_id_for_update = _by_id(cls.model, for_update=True)
 
     # -- reading -------------------------------------------------------------
 
@@ -373,8 +379,6 @@ def _memberships_of(owner_ids: list[Any], owner: str, other: str, other_name: st
 
 class UsersView(ResourceView, scim_views.UsersView):
     model = Person
-    by_id = _by_id(Person, for_update=False)
-    by_id_for_update = _by_id(Person, for_update=True)
     adapter = ScimUser
     resource = USERS
     kind = "User"
@@ -402,8 +406,6 @@ class UsersView(ResourceView, scim_views.UsersView):
 
 class GroupsView(ResourceView, scim_views.GroupsView):
     model = Group
-    by_id = _by_id(Group, for_update=False)
-    by_id_for_update = _by_id(Group, for_update=True)
     adapter = ScimGroup
     resource = GROUPS
     kind = "Group"
