@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # SCIM requests leave here for SCIM_MIDDLEWARE (spaceiq_site/scim_middleware.py).
+    "spaceiq_site.scim_middleware.ScimLaneMiddleware",
     # First, so every later reader of REMOTE_ADDR sees the client (docs/security.md).
     "directory.security_headers.TrustedProxyClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -72,6 +74,17 @@ MIDDLEWARE = [
     "directory.security_headers.ContentSecurityPolicyMiddleware",
     # Last, as django-axes requires: turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
+]
+
+# What a SCIM request goes through instead: no sessions, CSRF, user, messages,
+# static files or lockouts (its bearer token is its authentication), the same
+# client address and security headers as every other response.
+SCIM_MIDDLEWARE = [
+    "directory.security_headers.TrustedProxyClientAddressMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "directory.security_headers.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "spaceiq_site.urls"
@@ -118,6 +131,11 @@ else:
 # default, and in transaction mode before 1.21 cannot carry prepared
 # statements: set DATABASE_PREPARED_STATEMENTS=false behind it.
 DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+# Each process keeps the SCIM tokens it verified and forgets them on a
+# PostgreSQL notification (provisioning/token_cache.py). LISTEN needs a
+# session of its own: set SCIM_TOKEN_CACHE=false behind PgBouncer in
+# transaction pooling. Always off on SQLite.
+SCIM_TOKEN_CACHE = env_bool("SCIM_TOKEN_CACHE", True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

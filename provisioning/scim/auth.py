@@ -25,7 +25,8 @@ from provisioning.registry import kind_get
 from provisioning.request_log import request_log_record
 from provisioning.scim import errors, rate_limit
 from provisioning.scim.constants import MAX_BODY_BYTES, SCIM_CONTENT_TYPE
-from provisioning.tokens import lookup_prefix, token_verify
+from provisioning.token_cache import cached_token_verify
+from provisioning.tokens import lookup_prefix
 
 logger = logging.getLogger(__name__)
 _BEARER = re.compile(r"^\s*Bearer\s+(\S+)\s*$", re.IGNORECASE)
@@ -113,7 +114,7 @@ class ScimAuth:
         try:
             match = _BEARER.match(request.headers.get("Authorization", ""))
             raw = match.group(1) if match else ""
-            token = token_verify(raw) if raw else None
+            token = cached_token_verify(raw) if raw else None
             # The throttle is consulted only once verification has failed: a
             # valid token is never slowed or refused by it (rate_limit.py).
             retry_after = rate_limit.blocked_for(ip=ip, prefix=lookup_prefix(raw)) if token is None else None
