@@ -27,20 +27,17 @@ PgBouncer in transaction pooling a LISTEN does not stay with the session.
 
 from __future__ import annotations
 
-import logging
 import weakref
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
-import psycopg
 from psycopg import pq
 
 from provisioning.models import ScimToken
 from provisioning.tokens import lookup_prefix, token_digest, token_verify
-
-logger = logging.getLogger(__name__)
 
 CHANNEL = "spaceiq_scim_auth"
 # Tokens in use are a handful per tenant; the bound only stops a flood of
