@@ -3,11 +3,8 @@ token prefix, in Redis, across every worker; valid tokens are never slowed."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -20,7 +17,8 @@ from django.test import Client
 from provisioning.models import ScimRequest
 from provisioning.scim import rate_limit
 from provisioning.tokens import TOKEN_PREFIX, lookup_prefix
-from tests.conftest import ROOT, database_url_for_subprocess, free_port, issue_token, stop_process
+from tests.conftest import ROOT, database_url_for_subprocess, free_port, issue_token
+from tests.live_gunicorn import Gunicorn, request
 
 SCIM = "application/scim+json"
 
@@ -146,59 +144,6 @@ LIMIT = 10
 WORKERS = 3
 
 
-class Gunicorn:
-    def __init__(self, env: dict[str, str], port: int) -> None:
-        self.port = port
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "spaceiq_site.wsgi", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
-             "--access-logfile", "-", "--access-logformat", "access %(p)s %(s)s %(h)s", "--timeout", "60"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.process.stdout
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if request(self.port, "/accounts/sign-in/", None)[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("gunicorn did not start:\n" + "".join(self.lines[-40:]))
-
-    def stop(self) -> None:
-        stop_process(self.process)
-
-    def pids_answering(self, status: int, host: str) -> set[str]:
-        pids = set()
-        for line in list(self.lines):
-            parts = line.split()
-            if len(parts) >= 4 and parts[0] == "access" and parts[2] == str(status) and parts[3] == host:
-                pids.add(parts[1])
-        return pids
-
-
-def request(port: int, path: str, token: str | None, source: str = "127.0.0.1") -> tuple[int, dict, bytes, float]:
-    started = time.monotonic()
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(source, 0))
-    try:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        connection.request("GET", path, headers=headers)
-        response = connection.getresponse()
-        body = response.read()
-        return response.status, dict(response.getheaders()), body, time.monotonic() - started
-    finally:
-        connection.close()
-
-
 @pytest.fixture
 def gunicorn(transactional_db, settings):
     port = free_port()
@@ -217,7 +162,7 @@ def gunicorn(transactional_db, settings):
         "SCIM_AUTH_FAILURES_PER_PREFIX": "100000",
         "SCIM_AUTH_FAILURE_WINDOW_SECONDS": "3600",
     })
-    server = Gunicorn(env, port)
+    server = Gunicorn(env, port, workers=WORKERS)
     try:
         server.wait_ready()
         yield server

@@ -1,0 +1,64 @@
+"""A gunicorn server of the app for tests that need several real worker processes."""
+
+from __future__ import annotations
+
+import http.client
+import subprocess
+import sys
+import threading
+import time
+
+from tests.conftest import ROOT, stop_process
+
+
+class Gunicorn:
+    def __init__(self, env: dict[str, str], port: int, *, workers: int) -> None:
+        self.port = port
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "spaceiq_site.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+             "--access-logfile", "-", "--access-logformat", "access %(p)s %(s)s %(h)s", "--timeout", "60"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.process.stdout
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                if request(self.port, "/accounts/sign-in/", None)[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not start:\n" + "".join(self.lines[-40:]))
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+    def pids_answering(self, status: int, host: str) -> set[str]:
+        pids = set()
+        for line in list(self.lines):
+            parts = line.split()
+            if len(parts) >= 4 and parts[0] == "access" and parts[2] == str(status) and parts[3] == host:
+                pids.add(parts[1])
+        return pids
+
+
+def request(port: int, path: str, token: str | None, source: str = "127.0.0.1") -> tuple[int, dict, bytes, float]:
+    started = time.monotonic()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(source, 0))
+    try:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+        return response.status, dict(response.getheaders()), body, time.monotonic() - started
+    finally:
+        connection.close()

@@ -1,0 +1,257 @@
+"""Verified SCIM tokens are kept per process (provisioning/token_cache.py), and any
+change to a token, its integration or its tenant, made by any process, ends that
+at once. Also: SCIM requests take their own middleware chain (SCIM_MIDDLEWARE).
+
+These tests need committed data (``transactional_db``): inside a transaction the
+cache is bypassed, and PostgreSQL only notifies on commit.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from datetime import timedelta
+
+import psycopg
+import pytest
+from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from directory.audit import Actor
+from directory.models import Tenant
+from provisioning import services, token_cache
+from provisioning.models import Integration, ScimToken
+from provisioning.tokens import lookup_prefix
+from tests.conftest import database_url_for_subprocess, free_port, issue_token
+from tests.live_gunicorn import Gunicorn, request
+
+# After a change commits, PostgreSQL signals every listening backend, which
+# writes the notification to its socket: microseconds on an idle machine. The
+# tests leave a margin so a loaded CI machine does not make them flaky.
+DELIVERY = 0.2
+
+
+def scim_get(client: Client, token: str, path: str = "/scim/Users?count=1"):
+    return client.get(path, HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+def token_queries(client: Client, token: str) -> tuple[int, int]:
+    """(status, how many statements read the token table) of one SCIM request."""
+    with CaptureQueriesContext(connection) as queries:
+        status = scim_get(client, token).status_code
+    return status, sum('FROM "provisioning_scimtoken"' in q["sql"] for q in queries.captured_queries)
+
+
+def remember(client: Client, token: str) -> None:
+    """Bring the token into this process's memory.
+
+    The first request with a token records when it was last used (and when
+    the integration last heard from Entra): a change like any other, which
+    empties the memory. The second request verifies it again and keeps it.
+    """
+    assert token_queries(client, token) == (200, 1)
+    assert token_queries(client, token) == (200, 1)
+    assert token_queries(client, token) == (200, 0)
+
+
+def the_token(raw: str) -> ScimToken:
+    return ScimToken.objects.select_related("integration__tenant").get(prefix=lookup_prefix(raw))
+
+
+@pytest.fixture
+def live_token(transactional_db, tenant) -> str:
+    return issue_token(tenant)
+
+
+def test_a_verified_token_is_not_looked_up_again(live_token):
+    client = Client()
+    remember(client, live_token)
+    for _ in range(3):
+        assert token_queries(client, live_token) == (200, 0)
+
+
+def test_revocation_through_the_console_service_ends_the_cached_token(live_token):
+    client = Client()
+    remember(client, live_token)
+    services.token_revoke(token=the_token(live_token), actor=Actor.system("test"))
+    time.sleep(DELIVERY)
+    assert scim_get(client, live_token).status_code == 401
+
+
+def test_a_change_committed_by_another_process_ends_the_cached_token(live_token):
+    client = Client()
+    remember(client, live_token)
+    # Another process (a console worker, psql): not this connection, not our services.
+    with psycopg.connect(database_url_for_subprocess(), autocommit=True) as other:
+        other.execute("UPDATE provisioning_scimtoken SET revoked_at = now() WHERE prefix = %s",
+                      [lookup_prefix(live_token)])
+    time.sleep(DELIVERY)
+    assert scim_get(client, live_token).status_code == 401
+
+
+@pytest.mark.parametrize("change", ["deactivate the integration", "delete the tenant", "rename the tenant"])
+def test_integration_and_tenant_changes_are_noticed(live_token, change):
+    client = Client()
+    remember(client, live_token)
+    integration = the_token(live_token).integration
+    if change == "deactivate the integration":
+        services.integration_deactivate(integration=integration, actor=Actor.system("test"))
+    elif change == "delete the tenant":
+        Tenant.objects.filter(pk=integration.tenant_id).delete()
+    else:
+        Tenant.objects.filter(pk=integration.tenant_id).update(name="Acme Renamed")
+    time.sleep(DELIVERY)
+    status, queried = token_queries(client, live_token)
+    assert queried >= 1, "the token must be verified again"  # a 401 also files itself under the token
+    assert status == (200 if change == "rename the tenant" else 401)
+    if status == 200:
+        response = scim_get(client, live_token, "/scim/Users?count=1")
+        assert response.status_code == 200
+
+
+def test_an_expiry_passes_while_the_token_is_remembered(live_token):
+    client = Client()
+    token = the_token(live_token)
+    ScimToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() + timedelta(seconds=1.5))
+    time.sleep(DELIVERY)
+    remember(client, live_token)
+    time.sleep(1.6)
+    assert scim_get(client, live_token).status_code == 401
+
+
+def test_a_new_connection_verifies_again(live_token):
+    client = Client()
+    remember(client, live_token)
+    connection.close()  # it may have missed notifications while it was gone
+    assert token_queries(client, live_token) == (200, 1)
+    assert token_queries(client, live_token) == (200, 0)
+
+
+def test_inside_a_transaction_the_token_is_always_read(live_token):
+    client = Client()
+    remember(client, live_token)
+    with transaction.atomic():
+        assert token_queries(client, live_token) == (200, 1)
+        ScimToken.objects.filter(prefix=lookup_prefix(live_token)).update(revoked_at=timezone.now())
+        # Uncommitted, so no notification yet: only the query can see it.
+        assert scim_get(client, live_token).status_code == 401
+        transaction.set_rollback(True)
+
+
+def test_off_by_setting(live_token, settings):
+    settings.SCIM_TOKEN_CACHE = False
+    client = Client()
+    for _ in range(3):
+        assert token_queries(client, live_token) == (200, 1)
+
+
+def test_unknown_and_malformed_tokens_are_never_remembered(live_token):
+    client = Client()
+    for raw in ("siq_scim_" + uuid.uuid4().hex + uuid.uuid4().hex[:11], "not-a-token"):
+        assert scim_get(client, raw).status_code == 401
+        assert scim_get(client, raw).status_code == 401
+    assert token_cache._memory.entries.keys() <= {token_cache.token_digest(live_token)}
+
+
+def test_a_lookup_costs_two_statements_with_a_remembered_token(live_token, django_assert_num_queries):
+    client = Client()
+    remember(client, live_token)
+    with django_assert_num_queries(2):  # the lookup and the request-log row
+        assert scim_get(client, live_token, '/scim/Users?filter=userName eq "nobody@acme.example"').status_code == 200
+
+
+def test_the_integration_state_the_request_log_reads_stays_current(live_token):
+    """The cached integration feeds the alerting state: a change made elsewhere must reach it."""
+    client = Client()
+    assert scim_get(client, live_token).status_code == 200
+    integration = the_token(live_token).integration
+    Integration.objects.filter(pk=integration.pk).update(notify_on_failure=False)
+    time.sleep(DELIVERY)
+    assert scim_get(client, live_token).status_code == 200
+    hit = token_cache._memory.entries[token_cache.token_digest(live_token)][1]
+    assert hit.integration.notify_on_failure is False
+
+
+# --- Several gunicorn workers, persistent connections ---------------------------------
+
+
+@pytest.fixture
+def workers(transactional_db, settings):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EMAIL_", "CELERY_"))}
+    env.update({
+        "DATABASE_URL": database_url_for_subprocess(),
+        "DATABASE_CONN_MAX_AGE": "600",  # production's: the cache lives with the connection
+        "REDIS_URL": settings.REDIS_URL,
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "SCIM_TOKEN_HASH_KEY": settings.SCIM_TOKEN_HASH_KEY,
+        "SITE_URL": f"http://127.0.0.1:{port}",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_DEBUG": "false",
+        "CACHE_KEY_PREFIX": f"test-token-cache-{uuid.uuid4().hex[:8]}",
+        "SCIM_AUTH_FAILURES_PER_IP": "100000",  # the revoked token's 401s must not turn into 429s
+    })
+    server = Gunicorn(env, port, workers=3)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+def test_revocation_reaches_every_gunicorn_worker(workers, tenant):
+    token = issue_token(tenant)
+    for _ in range(45):  # every worker verifies and keeps the token
+        assert request(workers.port, "/scim/Users?count=1", token)[0] == 200
+    assert len(workers.pids_answering(200, "127.0.0.1")) >= 2, "requests should reach several workers"
+    services.token_revoke(token=the_token(token), actor=Actor.system("test"))
+    time.sleep(DELIVERY)
+    statuses = [request(workers.port, "/scim/Users?count=1", token)[0] for _ in range(45)]
+    assert set(statuses) == {401}
+    assert len(workers.pids_answering(401, "127.0.0.1")) >= 2
+
+
+def test_rotation_in_every_worker_new_token_at_once_old_until_its_grace_ends(workers, tenant):
+    old = issue_token(tenant)
+    for _ in range(30):
+        assert request(workers.port, "/scim/Users?count=1", old)[0] == 200
+    old_row = the_token(old)
+    _, new = services.token_rotate(token=old_row, actor=Actor.system("test"), grace=timedelta(hours=1))
+    time.sleep(DELIVERY)
+    assert {request(workers.port, "/scim/Users?count=1", new)[0] for _ in range(20)} == {200}
+    assert {request(workers.port, "/scim/Users?count=1", old)[0] for _ in range(20)} == {200}
+    ScimToken.objects.filter(pk=old_row.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    time.sleep(DELIVERY)
+    assert {request(workers.port, "/scim/Users?count=1", old)[0] for _ in range(20)} == {401}
+    assert {request(workers.port, "/scim/Users?count=1", new)[0] for _ in range(20)} == {200}
+
+
+# --- The SCIM middleware chain ----------------------------------------------------------
+
+
+class MarkScim:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response["X-Test-Chain"] = "scim"
+        return response
+
+
+def test_scim_requests_take_scim_middleware_and_nothing_else(db, settings, scim_token, admin):
+    settings.SCIM_MIDDLEWARE = [*settings.SCIM_MIDDLEWARE, "tests.test_scim_token_cache.MarkScim"]
+    client = Client()  # the handler, and so both chains, are built per client
+    client.force_login(admin)
+    scim = scim_get(client, scim_token)
+    assert scim.status_code == 200
+    assert scim["X-Test-Chain"] == "scim"
+    # No session was read or written: no cookie, no Vary on it.
+    assert "sessionid" not in scim.cookies and "Cookie" not in scim.get("Vary", "")
+    console = client.get("/people/")
+    assert console.status_code == 200 and "X-Test-Chain" not in console
+    assert client.get("/scim").status_code == 401  # the bare prefix is SCIM's too
+    assert client.get("/scim")["X-Test-Chain"] == "scim"
