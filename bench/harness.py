@@ -74,14 +74,26 @@ def analyze(url: str) -> None:
         conn.execute("ANALYZE")
 
 
-def request_log_rows(url: str, slug: str) -> int:
-    """Rows of the app's SCIM request log for the tenant ``slug``."""
+def request_log_rows(url: str, slug: str, expected: int, settle: float = 3.0) -> int:
+    """Rows of the app's SCIM request log for the tenant ``slug``.
+
+    The app writes its log rows behind the responses, in batches
+    (provisioning/request_log_writer.py): wait until ``expected`` rows are
+    there, or until the count has not moved for ``settle`` seconds.
+    """
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        return int(conn.execute(
-            "SELECT count(*) FROM provisioning_scimrequest r JOIN directory_tenant t ON t.id = r.tenant_id "
-            "WHERE t.slug = %s", [slug]).fetchone()[0])
+        last, since = -1, time.monotonic()
+        while True:
+            rows = int(conn.execute(
+                "SELECT count(*) FROM provisioning_scimrequest r JOIN directory_tenant t ON t.id = r.tenant_id "
+                "WHERE t.slug = %s", [slug]).fetchone()[0])
+            if rows >= expected or time.monotonic() - since > settle:
+                return rows
+            if rows != last:
+                last, since = rows, time.monotonic()
+            time.sleep(0.1)
 
 
 def postgres_version(url: str) -> str:

@@ -221,7 +221,7 @@ def run_replay(args: argparse.Namespace, machine: dict[str, str]) -> dict[str, A
         result["ours"] = report("Ours: the Entra replay (initial, incremental, deprovisioning)", recorders, counted)
         # Every request must have its request-log row (the log is part of what is measured).
         sent = result["ours"]["overall"]["requests"] + (overall(counted).summary()["requests"] if counted else 0)
-        logged = harness.request_log_rows(args.database_url, "bench")
+        logged = harness.request_log_rows(args.database_url, "bench", expected=sent + 1)
         result["request_log"] = {"requests": sent, "rows": logged, "missing": max(sent - logged, 0)}
         print(f"Request log: {logged} rows for {sent} requests (and the start-up probe)")
         if not args.no_stock:

@@ -40,17 +40,47 @@ def insert_sql(model: type[Model]) -> str:
 
 
 def compiled_insert(model: type[M], *, preamble: str = "", **fields: Any) -> M:
-    """Insert one ``model`` row built from ``fields``; returns the saved instance (pk set).
+    """Insert one ``model`` row built from ``fields``; returns the saved instance (pk set)."""
+    return instance_insert(model(**fields), preamble=preamble)
+
+
+def instance_insert(entry: M, *, preamble: str = "") -> M:
+    """Insert the unsaved ``entry``; returns it saved (pk set).
 
     On PostgreSQL a prepared statement with server-side binding
     (directory.server_bound_sql); ``preamble`` runs in the same round trip
     and implicit transaction.
     """
     if connection.vendor != "postgresql":
-        return model.objects.create(**fields)
-    entry = model(**fields)
-    values = [f.get_db_prep_save(f.pre_save(entry, add=True), connection) for f in _columns(model)]
-    entry.pk = run_server_bound(insert_sql(model), values, prepare=True, preamble=preamble)[0][0]
+        entry.save(force_insert=True)
+        return entry
+    model = type(entry)
+    entry.pk = run_server_bound(insert_sql(model), _values(entry), prepare=True, preamble=preamble)[0][0]
+    _saved(entry)
+    return entry
+
+
+def compiled_insert_many(model: type[M], entries: list[M], *, preamble: str = "") -> None:
+    """Insert the unsaved ``entries`` in one statement (one round trip); each gets its pk."""
+    if not entries:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(entries)
+        return
+    head, _, row = insert_sql(model).partition(" VALUES ")
+    row, _, returning = row.partition(" RETURNING ")
+    # The statement differs with the number of rows: not prepared.
+    sql = f"{head} VALUES {', '.join([row] * len(entries))} RETURNING {returning}"
+    params = [value for entry in entries for value in _values(entry)]
+    for entry, (pk,) in zip(entries, run_server_bound(sql, params, prepare=False, preamble=preamble), strict=True):
+        entry.pk = pk
+        _saved(entry)
+
+
+def _values(entry: Model) -> list[Any]:
+    return [f.get_db_prep_save(f.pre_save(entry, add=True), connection) for f in _columns(type(entry))]
+
+
+def _saved(entry: Model) -> None:
     entry._state.adding = False
     entry._state.db = connection.alias
-    return entry

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import connection
 
-from directory.compiled_insert import compiled_insert
+from directory.compiled_insert import compiled_insert_many, instance_insert
 from provisioning import alerts
 from provisioning.models import Integration, ScimRequest, ScimToken
 from provisioning.tokens import token_redact
@@ -73,11 +73,39 @@ def request_log_record(
     integration (a revoked or expired token still in use) is filed under that
     integration, so its admins see it in their logs and are told.
     """
+    entry, token = request_log_entry(
+        integration=integration, received_at=received_at, method=method, path=path, status=status,
+        duration_ms=duration_ms, token_prefix=token_prefix, scim_type=scim_type, error_detail=error_detail,
+        resource_type=resource_type, resource_id=resource_id, body=body, source_ip=source_ip, request_id=request_id,
+    )
+    _insert(entry)
+    request_log_alerts(entry, token)
+    return entry
+
+
+def request_log_entry(
+    *,
+    integration: Integration | None,
+    received_at: datetime,
+    method: str,
+    path: str,
+    status: int,
+    duration_ms: int,
+    token_prefix: str = "",
+    scim_type: str = "",
+    error_detail: str = "",
+    resource_type: str = "",
+    resource_id: str = "",
+    body: bytes = b"",
+    source_ip: str | None = None,
+    request_id: str = "",
+) -> tuple[ScimRequest, ScimToken | None]:
+    """The unsaved log row of one request (secrets removed, sizes capped), and the token a 401 is filed under."""
     token = None
     if integration is None and status == 401 and token_prefix:
         token = _token_for_prefix(token_prefix)
         integration = token.integration if token else None
-    entry = _insert(
+    entry = ScimRequest(
         integration=integration,
         tenant_id=integration.tenant_id if integration else None,
         token_prefix=token_prefix[:16],
@@ -94,18 +122,28 @@ def request_log_record(
         source_ip=source_ip,
         request_id=request_id[:64],
     )
+    return entry, token
+
+
+def request_log_alerts(entry: ScimRequest, token: ScimToken | None) -> None:
+    """Move the integration's alerting state for one written row (provisioning.alerts)."""
+    integration = entry.integration
     try:
         if integration is not None:
             alerts.request_recorded(integration=integration, entry=entry, token=token)
-        elif status == 401:
-            alerts.invalid_tokens_from_ip_check(source_ip=source_ip)
+        elif entry.status == 401:
+            alerts.invalid_tokens_from_ip_check(source_ip=entry.source_ip)
     except Exception:
         # Alerting is a side effect: it must never turn a logged request into an error.
         logger.exception("SCIM alerting failed for request %s", entry.pk)
-    return entry
 
 
-def _insert(**fields: Any) -> ScimRequest:
+def request_log_insert_many(entries: list[ScimRequest]) -> None:
+    """Write many rows in one statement, committed like ``_insert`` (provisioning.request_log_writer)."""
+    compiled_insert_many(ScimRequest, entries, preamble="" if connection.in_atomic_block else _ASYNC_COMMIT)
+
+
+def _insert(entry: ScimRequest) -> None:
     """One INSERT whose commit does not wait for the WAL flush (``synchronous_commit = off``).
 
     Only the log row's own transaction is asynchronous: a PostgreSQL crash can
@@ -116,9 +154,7 @@ def _insert(**fields: Any) -> ScimRequest:
     PostgreSQL runs as one implicit transaction. Elsewhere (SQLite, inside a
     caller's transaction) it is a plain INSERT.
     """
-    if connection.in_atomic_block:
-        return compiled_insert(ScimRequest, **fields)
-    return compiled_insert(ScimRequest, preamble=_ASYNC_COMMIT, **fields)
+    instance_insert(entry, preamble="" if connection.in_atomic_block else _ASYNC_COMMIT)
 
 
 _ASYNC_COMMIT = "SELECT set_config('synchronous_commit', 'off', true)"

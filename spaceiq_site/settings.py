@@ -136,6 +136,11 @@ DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 # session of its own: set SCIM_TOKEN_CACHE=false behind PgBouncer in
 # transaction pooling. Always off on SQLite.
 SCIM_TOKEN_CACHE = env_bool("SCIM_TOKEN_CACHE", True)
+# SCIM request-log rows are written behind the response, in batches, by a
+# thread of each process, every this many milliseconds (0: each request
+# writes its own row). See provisioning/request_log_writer.py for what a
+# killed process can lose.
+SCIM_REQUEST_LOG_BATCH_MS = env_int("SCIM_REQUEST_LOG_BATCH_MS", 200, minimum=0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

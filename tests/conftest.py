@@ -47,6 +47,27 @@ def _isolated_celery_queue() -> Iterator[None]:
             pass
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _request_log_writer(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """SCIM log rows written behind responses (provisioning.request_log_writer) land before
+    each transactional test's data is flushed, and the writer's connection is closed before
+    the test database is dropped."""
+    from django.test import TransactionTestCase
+
+    from provisioning.request_log_writer import writer
+
+    original = TransactionTestCase._fixture_teardown
+
+    def teardown(self):
+        writer.flush()
+        return original(self)
+
+    TransactionTestCase._fixture_teardown = teardown
+    yield
+    TransactionTestCase._fixture_teardown = original
+    writer.stop()
+
+
 # Cache keys of this run (rate limits) never meet another run's, even when a
 # test starts app servers of its own: they inherit the prefix.
 os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{uuid.uuid4().hex[:8]}")

@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from directory.audit import Actor
+from provisioning import request_log_writer
 from provisioning.models import ScimToken
 from provisioning.registry import kind_get
 from provisioning.request_log import request_log_record
@@ -165,23 +166,27 @@ class ScimAuth:
         if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(body):
             # "\ud800" alone is valid JSON but no text PostgreSQL can store: log the body as sent, unparsed.
             body = b"[not valid Unicode] " + body
+        fields = {
+            "integration": token.integration if token else None,
+            "received_at": received_at,
+            "method": request.method or "",
+            "path": path,
+            "status": response.status_code,
+            "duration_ms": int((time.monotonic() - started) * 1000),
+            "token_prefix": token.prefix if token else (lookup_prefix(raw) or ""),
+            "scim_type": scim_type,
+            "error_detail": _loggable(detail),
+            "resource_type": _resource_type(request.path),
+            "resource_id": _loggable(str(getattr(request, "scim_resource_id", None) or kwargs.get("uuid") or "")),
+            "body": body,
+            "source_ip": ip,
+            "request_id": request.request_id,
+        }
+        if request_log_writer.deferred():
+            request_log_writer.writer.submit(fields)  # written behind the response, in a batch
+            return
         try:
-            request_log_record(
-                integration=token.integration if token else None,
-                received_at=received_at,
-                method=request.method or "",
-                path=path,
-                status=response.status_code,
-                duration_ms=int((time.monotonic() - started) * 1000),
-                token_prefix=token.prefix if token else (lookup_prefix(raw) or ""),
-                scim_type=scim_type,
-                error_detail=_loggable(detail),
-                resource_type=_resource_type(request.path),
-                resource_id=_loggable(str(getattr(request, "scim_resource_id", None) or kwargs.get("uuid") or "")),
-                body=body,
-                source_ip=ip,
-                request_id=request.request_id,
-            )
+            request_log_record(**fields)
         except (DatabaseError, InterfaceError):
             # The database is down: the response already says 503; nothing to log into.
             logger.warning("SCIM request log not written (database unavailable)", exc_info=False)
