@@ -328,12 +328,12 @@ def test_a_postgres_restart_between_requests_costs_no_request():
 def test_a_lost_connection_during_the_token_lookup_is_a_scim_503(monkeypatch, client, error):
     from django import db
 
-    from provisioning.scim import auth
+    from provisioning import token_cache
 
     def lost(raw):
         raise getattr(db, error)("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(auth, "token_verify", lost)
+    monkeypatch.setattr(token_cache, "token_verify", lost)
     response = client.get("/scim/v2/Users", HTTP_AUTHORIZATION="Bearer siq_scim_" + "x" * 43)
     assert response.status_code == 503 and response["Content-Type"] == SCIM_JSON
     assert response.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]

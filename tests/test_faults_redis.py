@@ -28,6 +28,7 @@ from directory.models import AuditEvent, Person
 from provisioning import notifications, services, tasks
 from provisioning.emails import RenderedEmail
 from provisioning.models import Notification, ScimRequest
+from provisioning.request_log_writer import writer
 from tests.conftest import ScimClient, database_url_for_subprocess
 from tests.entra import requests as entra
 from tests.scim_traffic import active_integration
@@ -102,6 +103,7 @@ def test_scim_traffic_goes_on_without_redis_and_queued_emails_go_out_once_it_is_
     stopped = False
     try:
         assert scim.post("/Users", {"userName": "before@contoso.com"}).status_code == 201
+        assert writer.flush()  # log rows are written behind the responses (request_log_writer)
         logged_before = ScimRequest.objects.count()
 
         say(f"stopping Redis for ~{OUTAGE_SECONDS}s (tests/test_faults_redis.py)")
@@ -143,6 +145,7 @@ def test_scim_traffic_goes_on_without_redis_and_queued_emails_go_out_once_it_is_
         # SCIM carried on: every request answered as if nothing happened, promptly, and logged.
         assert statuses == [201, 200] * 20 + [409] * 3 + [200], statuses
         assert slowest < 5, f"a request took {slowest:.1f}s while Redis was down"
+        assert writer.flush()
         assert ScimRequest.objects.count() == logged_before + len(statuses) + 2  # + intruder, lookup of uid
         assert Person.objects.filter(tenant=tenant, user_name__startswith="during").count() == 20
         assert AuditEvent.objects.filter(tenant=tenant, action="person.created").count() == 22  # + admin, before

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 from directory.models import AuditEvent, Group, Membership, Person
 from provisioning.models import ScimRequest
+from provisioning.request_log_writer import writer
 from provisioning.scim.constants import ENTERPRISE_SCHEMA, GROUP_SCHEMA, PATCH_OP, USER_SCHEMA
 from provisioning.scim.filter_parser import COMPARE_OPS
 from provisioning.scim.schemas import COMMON, ENTERPRISE, USER, Attr
@@ -83,6 +84,7 @@ class Server:
         self.sent += 1
         STATUSES[(method, response.status_code)] += 1
         check_response(response, method, path, body)
+        assert writer.flush()  # log rows are written behind the responses (request_log_writer)
         assert ScimRequest.objects.count() == before + 1, f"request not logged: {method} {path!r}"
         return response
 
