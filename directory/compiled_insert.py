@@ -25,7 +25,9 @@ M = TypeVar("M", bound=Model)
 
 @functools.cache
 def _columns(model: type[Model]) -> list[Any]:
-    return [f for f in model._meta.concrete_fields if not f.primary_key]
+    # Every column but one the database fills in (an auto-increment key); a key
+    # chosen in Python (a person's UUID) is sent like any other value.
+    return [f for f in model._meta.concrete_fields if not getattr(f, "db_returning", False)]
 
 
 @functools.cache

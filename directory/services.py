@@ -25,6 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from directory.audit import Actor, audit_event_record
+from directory.compiled_insert import instance_insert
 from directory.errors import InvalidValue, LastAdminError, UniquenessConflict
 from directory.models import AuditEvent, Group, Membership, Person, Source, Tenant
 
@@ -147,13 +148,15 @@ def person_create(
     _check_manager(tenant.pk, None, values.get("manager_id"))
     person = Person(tenant=tenant, source=source, is_tenant_admin=is_tenant_admin, **values)
     person.work_email = _work_email(person.emails)
-    if password:
-        person.set_password(password)
-    else:
-        person.set_unusable_password()
     try:
         # No inner savepoint: this function's own atomic block rolls the INSERT back.
-        person.save(force_insert=True)
+        if password:
+            person.set_password(password)
+            person.save(force_insert=True)  # AbstractBaseUser.save also tells the password validators
+        else:
+            # Every SCIM create: one prebuilt INSERT, no ORM compilation (directory.compiled_insert).
+            person.set_unusable_password()
+            instance_insert(person)
     except IntegrityError:
         raise UniquenessConflict("userName", user_name) from None
     audit_event_record(
