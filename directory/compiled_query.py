@@ -79,6 +79,7 @@ class _Plan:
         self.start, self.end = fields[0], fields[-1] + 1
         self.attnames = [col[0].target.attname for col in select[self.start:self.end]]
         self.populators = get_related_populators(klass_info, select, alias)
+        self.annotations = list(compiler.annotation_col_map.items())  # set on each instance, as the ORM does
 
     def params(self, values: dict[str, Any]) -> list[Any]:
         return [values[name] if name else constant for name, constant in self.slots]
@@ -93,6 +94,8 @@ class _Plan:
             obj = self.model.from_db(self.alias, self.attnames, row[self.start:self.end])
             for populator in self.populators:
                 populator.populate(row, obj)
+            for name, position in self.annotations:
+                setattr(obj, name, row[position])
             result.append(obj)
         return result
 
@@ -101,7 +104,8 @@ class CompiledQuery(Generic[M]):
     """``build(**markers)`` returns the QuerySet; calling with real values runs its SQL.
 
     The result is what iterating the QuerySet gives: model instances (with
-    ``select_related`` objects attached) or, for ``values_list()``, tuples.
+    ``select_related`` objects and annotations attached) or, for
+    ``values_list()``, tuples.
 
     ``params`` names each value and its type (``uuid.UUID``, ``int``, ``str``,
     ``datetime``). The SQL is compiled lazily, once per process and database

@@ -14,9 +14,11 @@ import uuid
 from abc import ABC, abstractmethod
 from typing import Any
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, InterfaceError, OperationalError
-from django.db.models import QuerySet
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db.models import OuterRef, QuerySet
+from django.db.models.functions import JSONObject
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
@@ -152,6 +154,13 @@ def _by_id(model: type[Person] | type[Group], *, for_update: bool) -> CompiledQu
 
     def build(pk: uuid.UUID) -> QuerySet:
         qs = model.objects.filter(pk=pk)
+        if model is Person and connection.vendor == "postgresql":
+            # The user's groups in the same statement (UsersView.render): a GET by id, and
+            # the answer to a PATCH, are one round trip, not two.
+            qs = qs.annotate(scim_group_refs=ArraySubquery(
+                Membership.objects.filter(person_id=OuterRef("pk")).order_by("id")
+                .values(ref=JSONObject(value="group_id", display="group__display_name"))
+            ))
         # No ORDER BY (.first() adds one): a primary-key lookup must never be planned as a scan in order.
         return (qs.select_for_update() if for_update else qs).order_by()
 
@@ -377,6 +386,11 @@ def _memberships_of(owner_ids: list[Any], owner: str, other: str, other_name: st
     return grouped
 
 
+def _group_refs(person: Person) -> list[tuple[Any, str]]:
+    refs = getattr(person, "scim_group_refs", None) or []
+    return [(uuid.UUID(ref["value"]), ref["display"]) for ref in refs]
+
+
 class UsersView(ResourceView, scim_views.UsersView):
     model = Person
     adapter = ScimUser
@@ -388,10 +402,10 @@ class UsersView(ResourceView, scim_views.UsersView):
 
         A user just created belongs to no group yet: no query at all."""
         include_groups = projection.wants("groups")
-        ids = [p.pk for p in objects] if include_groups and not created else []
-        groups = _memberships_of(ids, "person_id", "group_id", "group__display_name")
-        if created:
-            groups = {p.pk: [] for p in objects}
+        # Read with the person by id (_by_id), or a user just created (no group yet): no query.
+        groups = {p.pk: _group_refs(p) for p in objects if created or hasattr(p, "scim_group_refs")}
+        ids = [p.pk for p in objects if p.pk not in groups] if include_groups else []
+        groups.update(_memberships_of(ids, "person_id", "group_id", "group__display_name"))
         managers: dict[Any, str] = {}
         manager_ids = {p.manager_id for p in objects if p.manager_id}
         if manager_ids and projection.wants("manager"):

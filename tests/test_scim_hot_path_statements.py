@@ -1,0 +1,81 @@
+"""SQL statements per Entra request kind, as production runs them: a remembered token
+(provisioning/token_cache.py), the request log written behind the response
+(provisioning/request_log_writer.py), the user's groups read with the user.
+
+Committed data (``transactional_db``), because both shortcuts are off inside a
+transaction. ``make bench`` prints the same counts per request kind, without
+BEGIN and COMMIT.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from directory.audit import Actor
+from directory.services import group_create, group_members_add
+from provisioning.request_log_writer import writer
+from tests.conftest import issue_token
+from tests.entra import requests as entra
+
+SCIM = "application/scim+json"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+@pytest.fixture
+def entra_client(transactional_db, tenant):
+    token = issue_token(tenant)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    for _ in range(3):  # verified, then remembered (tests/test_scim_token_cache.py)
+        assert client.get("/scim/Users?count=1").status_code == 200
+    return client
+
+
+def test_statements_per_request_kind(entra_client, tenant, django_assert_num_queries):
+    client = entra_client
+    with django_assert_num_queries(1):  # the lookup
+        found = client.get('/scim/Users?filter=userName eq "nia@acme.example"')
+    assert found.json()["totalResults"] == 0
+    # Django's query log also shows BEGIN and COMMIT: each is a round trip too.
+    with django_assert_num_queries(4):  # BEGIN, the person, its audit event, COMMIT
+        created = client.post("/scim/Users", {"userName": "nia@acme.example", "active": True,
+                                               "displayName": "Nia"}, content_type=SCIM)
+    assert created.status_code == 201
+    uid = created.json()["id"]
+    engineering = group_create(tenant=tenant, actor=Actor.system("test"), display_name="Engineering")
+    design = group_create(tenant=tenant, actor=Actor.system("test"), display_name="Design")
+    for group in (engineering, design):
+        group_members_add(group=group, actor=Actor.system("test"), person_ids=[uid])
+
+    with django_assert_num_queries(1):  # the person with its groups
+        got = client.get(f"/scim/Users/{uid}")
+    assert got.status_code == 200
+    assert [(g["value"], g["display"]) for g in got.json()["groups"]] == [
+        (str(engineering.pk), "Engineering"), (str(design.pk), "Design")]
+    assert got.json()["groups"][0]["$ref"].endswith(f"/scim/Groups/{engineering.pk}")
+
+    with django_assert_num_queries(5):  # BEGIN, the person locked with its groups, UPDATE, audit, COMMIT
+        patched = client.patch(f"/scim/Users/{uid}", {"schemas": [PATCH_OP], "Operations": [
+            {"op": "Replace", "path": "title", "value": "Senior Engineer"}]}, content_type=SCIM)
+    assert patched.status_code == 200
+    assert patched.json()["title"] == "Senior Engineer"
+    assert [g["display"] for g in patched.json()["groups"]] == ["Engineering", "Design"]
+
+    with django_assert_num_queries(5):
+        disabled = client.patch(f"/scim/Users/{uid}", entra.DISABLE_DEFAULT, content_type=SCIM)
+    assert disabled.status_code == 200 and disabled.json()["active"] is False
+
+    with django_assert_num_queries(1):  # Test Connection
+        assert client.get('/scim/Users?filter=userName eq "7f3e-probe@acme.example"').status_code == 200
+
+    assert writer.flush()
+    from provisioning.models import ScimRequest
+
+    assert ScimRequest.objects.filter(status__in=(200, 201)).count() >= 8  # every request logged
+
+
+def test_a_user_in_no_group_is_read_in_one_statement_too(entra_client, django_assert_num_queries):
+    created = entra_client.post("/scim/Users", {"userName": "solo@acme.example"}, content_type=SCIM)
+    with django_assert_num_queries(1):
+        got = entra_client.get(f"/scim/Users/{created.json()['id']}")
+    assert got.json()["groups"] == []
