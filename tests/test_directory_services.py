@@ -127,3 +127,16 @@ def test_inside_single_transaction_services_join_without_savepoints_and_roll_bac
     assert [q for q in queries.captured_queries if "SAVEPOINT" in q["sql"]]
     person.refresh_from_db()
     assert person.title == "Staff"
+
+
+def test_people_created_without_a_password_cannot_sign_in_and_never_share_a_stored_value(tenant):
+    people = [
+        services.person_create(tenant=tenant, actor=Actor.system("test"), user_name=f"scim{i}@acme.example")
+        for i in range(3)
+    ]
+    for person in people:
+        person.refresh_from_db()
+        assert not person.has_usable_password()
+        assert not person.check_password("") and not person.check_password(person.password)
+        assert person.password.startswith("!") and len(person.password) == 41
+    assert len({p.password for p in people}) == 3
