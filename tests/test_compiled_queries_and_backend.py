@@ -205,3 +205,23 @@ def test_server_bound_statements_are_counted_and_fail_as_django_errors(django_as
         assert run_server_bound("SELECT %s::int + 1", [41], prepare=True) == [(42,)]
     with pytest.raises(ProgrammingError):
         run_server_bound("SELECT no_such_column FROM directory_person", [], prepare=False)
+
+
+def test_instance_update_writes_only_its_fields_with_auto_now_and_fails_on_a_missing_row(tenant):
+    from django.db import DatabaseError
+
+    from directory.compiled_update import instance_update
+
+    person = make_person(tenant, "upd@acme.example", title="Engineer", display_name="Up Date")
+    before = person.last_modified
+    Person.objects.filter(pk=person.pk).update(display_name="Changed elsewhere")
+    person.title = "Senior Engineer"
+    person.display_name = "stale value, not to be written"
+    instance_update(person, ["title", "last_modified"])
+    stored = Person.objects.get(pk=person.pk)
+    assert stored.title == "Senior Engineer"
+    assert stored.display_name == "Changed elsewhere"  # not in update_fields
+    assert stored.last_modified > before
+    ghost = Person(pk=uuid.uuid4(), tenant=tenant, user_name="ghost@acme.example")
+    with pytest.raises(DatabaseError, match="did not affect any rows"):
+        instance_update(ghost, ["title"])
