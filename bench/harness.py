@@ -220,6 +220,53 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (None once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU time one server costs the machine: its gunicorn workers and the PostgreSQL backends of its database.
+
+    The client's CPU, gunicorn's master and the kernel's loopback work are left
+    out: they are the same for both servers, and the throughput ratio already
+    includes them. Processes that start during a measurement count from zero;
+    PostgreSQL backends are found through ``pg_stat_activity`` (this meter's own
+    connection excluded).
+    """
+
+    def __init__(self, master: int, database_url: str) -> None:
+        import psycopg
+
+        self.master = master
+        self.database = database_name(database_url)
+        self.conn = psycopg.connect(_admin_url(database_url), autocommit=True)
+        self.workers = 0.0
+        self.postgres = 0.0
+
+    def _snapshot(self) -> tuple[dict[int, float], dict[int, float]]:
+        backends = [row[0] for row in self.conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [self.database])]
+        workers = {pid: cpu for pid in children(self.master) if (cpu := _cpu_seconds(pid)) is not None}
+        postgres = {pid: cpu for pid in backends if (cpu := _cpu_seconds(pid)) is not None}
+        return workers, postgres
+
+    def start(self) -> None:
+        self._before = self._snapshot()
+
+    def stop(self) -> None:
+        workers, postgres = self._snapshot()
+        self.workers += sum(cpu - self._before[0].get(pid, 0.0) for pid, cpu in workers.items())
+        self.postgres += sum(cpu - self._before[1].get(pid, 0.0) for pid, cpu in postgres.items())
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 class MemorySampler:
     """Peak resident memory of every gunicorn worker (VmHWM, sampled until the server stops)."""
 

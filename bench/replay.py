@@ -128,18 +128,25 @@ def replay(target: Target, plan: Plan, *, flavour: str) -> tuple[list[Recorder],
     return list(phases), {}
 
 
-def interleaved(first: tuple[Target, Plan], second: tuple[Target, Plan], *,
-                flavour: str) -> tuple[list[Recorder], list[Recorder]]:
+def interleaved(first: tuple[Target, Plan], second: tuple[Target, Plan], *, flavour: str,
+                meters: tuple[Any, Any] | None = None) -> tuple[list[Recorder], list[Recorder]]:
     """The same replay against two servers, phase by phase in alternation (A1 B1 A2 B2 A3 B3),
-    so both see the machine in the same state as closely as a shared machine allows."""
-    a = replay_phases(*first, flavour=flavour)
-    b = replay_phases(*second, flavour=flavour)
-    ra: list[Recorder] = []
-    rb: list[Recorder] = []
-    for phase_a, phase_b in zip(a, b, strict=True):
-        ra.append(phase_a)
-        rb.append(phase_b)
-    return ra, rb
+    so both see the machine in the same state as closely as a shared machine allows.
+
+    ``meters`` (harness.CpuMeter, one per server) add up the CPU each server's
+    processes spend during its own phases."""
+    runs = [(replay_phases(*first, flavour=flavour), []), (replay_phases(*second, flavour=flavour), [])]
+    while True:
+        for i, (phases, recorders) in enumerate(runs):
+            meter = meters[i] if meters else None
+            if meter:
+                meter.start()
+            phase = next(phases, None)
+            if meter:
+                meter.stop()
+            if phase is None:
+                return runs[0][1], runs[1][1]
+            recorders.append(phase)
 
 
 def replay_phases(target: Target, plan: Plan, *, flavour: str) -> Iterator[Recorder]:

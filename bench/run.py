@@ -78,6 +78,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # --- reporting ------------------------------------------------------------------------
 
 
+def cpu_per_request(seconds: dict[str, float], requests: int) -> dict[str, float]:
+    per = 1000 / requests if requests else 0.0
+    workers, postgres = seconds["workers_s"] * per, seconds["postgres_s"] * per
+    total = workers + postgres
+    return {"workers_ms": round(workers, 3), "postgres_ms": round(postgres, 3), "total_ms": round(total, 3)}
+
+
 def print_phase(summary: dict[str, Any]) -> None:
     lat = summary["latency_ms"]
     print(f"  {summary['phase']:<15} {summary['requests']:>6} req {summary['seconds']:>7.2f} s "
@@ -133,6 +140,13 @@ def counted_pass(target: Target, plan: Plan, flavour: str) -> list[Recorder]:
     return recorders
 
 
+def ratio_cell(comparison: dict[str, Any]) -> str:
+    if not comparison:
+        return "-"
+    cpu = comparison.get("cpu_ms_per_request")
+    return f"{comparison['ratio']:.2f}x" + (f" (server CPU per request {cpu['stock_over_ours']:.2f}x)" if cpu else "")
+
+
 def append_results_row(path: Path, result: dict[str, Any]) -> None:
     header = (
         "# Benchmark results\n\n"
@@ -157,7 +171,7 @@ def append_results_row(path: Path, result: dict[str, Any]) -> None:
         sizes = f"{cfg['users']} users, {cfg['groups']} groups x {cfg['members']}, c={cfg['concurrency']}"
         row = [result["date"], "replay", machine, m["load_avg_at_start"].split()[0], sizes, gun,
                f"{ours['rps']:.0f}", f"{ours['latency_ms']['p99']:.1f}", str(result["errors"]),
-               f"{cmp_['stock_rps']:.0f}" if cmp_ else "-", f"{cmp_['ratio']:.2f}x" if cmp_ else "-",
+               f"{cmp_['stock_rps']:.0f}" if cmp_ else "-", ratio_cell(cmp_),
                f"{result['memory']['ours']['peak_rss_mb_max']:.0f}", "-"]
     else:
         scale = result["scale"]
@@ -235,8 +249,13 @@ def run_replay(args: argparse.Namespace, machine: dict[str, str]) -> dict[str, A
                   f"{harness.database_name(stock_url)}")
             counted_ours = counted_pass(common_target, common_plan, "common") if count else None
             counted_stock = counted_pass(stock_target, common_plan, "common") if count else None
+            meters = (harness.CpuMeter(server.process.pid, args.database_url),
+                      harness.CpuMeter(stock.process.pid, stock_url))
             common_ours, common_stock = interleaved((common_target, common_plan), (stock_target, common_plan),
-                                                    flavour="common")
+                                                    flavour="common", meters=meters)
+            for name, meter in zip(("ours", "stock"), meters, strict=True):
+                meter.close()
+                result[f"cpu_{name}"] = {"workers_s": round(meter.workers, 2), "postgres_s": round(meter.postgres, 2)}
             result["common_ours"] = report("Ours: the requests django-scim2 can answer", common_ours, counted_ours)
             result["stock"] = report("Stock django-scim2: the same requests", common_stock, counted_stock)
             stock.memory.stop()
@@ -266,6 +285,14 @@ def run_replay(args: argparse.Namespace, machine: dict[str, str]) -> dict[str, A
                                 "per_phase": per_phase}
         print(f"\nOurs vs stock django-scim2 on the same requests: {ours_rps:.1f} / {stock_rps:.1f} req/s = "
               f"{ratio:.2f}x  (per phase: " + ", ".join(f"{k} {v}x" for k, v in per_phase.items()) + ")")
+        cpu = {name: cpu_per_request(result[f"cpu_{name}"], result[key]["overall"]["requests"])
+               for name, key in (("ours", "common_ours"), ("stock", "stock"))}
+        cpu_ratio = cpu["stock"]["total_ms"] / cpu["ours"]["total_ms"] if cpu["ours"]["total_ms"] else 0.0
+        result["comparison"]["cpu_ms_per_request"] = {**cpu, "stock_over_ours": round(cpu_ratio, 2)}
+        print("Server CPU per request (gunicorn workers + PostgreSQL backends; the client, gunicorn's "
+              "master and the kernel's loopback left out): " + "; ".join(
+                  f"{name} {c['total_ms']:.2f} ms ({c['workers_ms']:.2f} + {c['postgres_ms']:.2f})"
+                  for name, c in cpu.items()) + f"; stock / ours = {cpu_ratio:.2f}x")
     errors = result["ours"]["overall"]["errors"] + result["request_log"]["missing"]
     if "stock" in result:
         errors += result["common_ours"]["overall"]["errors"] + result["stock"]["overall"]["errors"]

@@ -72,6 +72,8 @@ def test_the_replay_runs_against_our_server_and_the_stock_one_without_errors(tmp
     assert kinds["user.create"]["requests"] == 20 and kinds["user.delete"]["queries_mean"] is not None
     assert result["stock"]["overall"]["requests"] == result["common_ours"]["overall"]["requests"] > 0
     assert result["comparison"]["ratio"] > 0
+    cpu = result["comparison"]["cpu_ms_per_request"]
+    assert cpu["ours"]["workers_ms"] > 0 and cpu["ours"]["postgres_ms"] > 0 and cpu["stock"]["total_ms"] > 0
     assert result["memory"]["ours"]["peak_rss_mb_max"] > 0
     assert result["machine"]["postgres"]
 
