@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import connection
 
-from directory.compiled_insert import compiled_insert_many, instance_insert
+from directory.compiled_insert import copy_insert, instance_insert
 from provisioning import alerts
 from provisioning.models import Integration, ScimRequest, ScimToken
 from provisioning.tokens import token_redact
@@ -135,12 +135,16 @@ def request_log_alerts(entry: ScimRequest, token: ScimToken | None) -> None:
             alerts.invalid_tokens_from_ip_check(source_ip=entry.source_ip)
     except Exception:
         # Alerting is a side effect: it must never turn a logged request into an error.
-        logger.exception("SCIM alerting failed for request %s", entry.pk)
+        logger.exception("SCIM alerting failed for request %s", entry.request_id)
 
 
 def request_log_insert_many(entries: list[ScimRequest]) -> None:
-    """Write many rows in one statement, committed like ``_insert`` (provisioning.request_log_writer)."""
-    compiled_insert_many(ScimRequest, entries, preamble="" if connection.in_atomic_block else _ASYNC_COMMIT)
+    """Write many rows with one COPY, committed like ``_insert`` (provisioning.request_log_writer)."""
+    if connection.in_atomic_block:
+        for entry in entries:
+            _insert(entry)
+        return
+    copy_insert(ScimRequest, entries, asynchronous_commit=True)
 
 
 def _insert(entry: ScimRequest) -> None:

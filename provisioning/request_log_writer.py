@@ -6,7 +6,7 @@ a third of the database work. Here the request hands the row's fields to
 this process's writer and returns; the writer wakes every
 ``SCIM_REQUEST_LOG_BATCH_MS`` (or as soon as a batch is full), builds the rows
 (secrets removed, sizes capped: request_log.request_log_entry), writes them
-with one multi-row INSERT and one asynchronous commit, then moves the
+with one COPY and one asynchronous commit, then moves the
 alerting state for each, exactly as the request did before.
 
 What can be lost, and when:

@@ -225,3 +225,25 @@ def test_instance_update_writes_only_its_fields_with_auto_now_and_fails_on_a_mis
     ghost = Person(pk=uuid.uuid4(), tenant=tenant, user_name="ghost@acme.example")
     with pytest.raises(DatabaseError, match="did not affect any rows"):
         instance_update(ghost, ["title"])
+
+
+@pytest.mark.django_db(transaction=True)  # copy_insert commits on its own, as the request-log writer runs it
+def test_copy_insert_writes_every_row_and_its_asynchronous_commit_stays_in_its_transaction(tenant):
+    from django.utils import timezone
+
+    from directory.compiled_insert import copy_insert
+    from provisioning.models import ScimRequest
+
+    rows = [ScimRequest(tenant=tenant, received_at=timezone.now(), method="GET", path=f"/scim/Users?n={i}",
+                        status=200, source_ip="2001:db8::1", request_body='{"a": "\\\\ tab\\t"}')
+            for i in range(3)]
+    copy_insert(ScimRequest, rows, asynchronous_commit=True)
+    stored = list(ScimRequest.objects.order_by("path").values_list("path", "source_ip", "request_body"))
+    assert stored == [(f"/scim/Users?n={i}", "2001:db8::1", '{"a": "\\\\ tab\\t"}') for i in range(3)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('synchronous_commit')")
+        assert cursor.fetchone() == ("on",)  # the session is untouched
+    from django.db import transaction
+
+    with transaction.atomic(), pytest.raises(RuntimeError, match="not inside a transaction"):
+        copy_insert(ScimRequest, rows)
