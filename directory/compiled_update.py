@@ -26,7 +26,8 @@ def _update_sql(model: type[Model], names: tuple[str, ...]) -> tuple[str, tuple]
     fields = tuple(model._meta.get_field(name) for name in names)
     sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
     # Names from the model's own metadata; every value is a parameter.
-    sql = f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {quote(model._meta.pk.column)} = %s"  # noqa: S608
+    # RETURNING makes the row count visible through the shared runner.
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {quote(model._meta.pk.column)} = %s RETURNING 1"  # noqa: S608
     return sql, fields
 
 
@@ -38,6 +39,5 @@ def instance_update(entry: Model, update_fields: Sequence[str]) -> None:
     sql, fields = _update_sql(type(entry), tuple(dict.fromkeys(update_fields)))
     values = [f.get_db_prep_save(f.pre_save(entry, add=False), connection) for f in fields]
     values.append(entry._meta.pk.get_db_prep_save(entry.pk, connection))
-    # RETURNING makes the row count visible through the shared runner.
-    if not run_server_bound(f"{sql} RETURNING 1", values, prepare=True):
+    if not run_server_bound(sql, values, prepare=True):
         raise DatabaseError("Save with update_fields did not affect any rows.")

@@ -31,26 +31,45 @@ def run_server_bound(sql: str, params: list[Any], *, prepare: bool, preamble: st
     """Run one statement (PostgreSQL only) and return all its rows."""
     connection = connections[alias]
     prepare = prepare and settings.DATABASE_PREPARED_STATEMENTS
-    with connection.cursor() as wrapper:  # Django's: connects, health-checks, knows the wrappers
-        pgconn = wrapper.cursor.connection
-        raw = psycopg.Cursor(pgconn)
+    # What connection.cursor() does (health check, connect, thread check), minus a new cursor.
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    raw = _raw_cursor(connection, sql)
+    wrapper = connection._prepare_cursor(raw)  # Django's wrapper: execute wrappers, query log
 
-        def execute(_shown: str, params: Any, many: bool, context: Any) -> Any:
-            # The wrappers see (and log) the preamble with the statement; send them apart.
-            with connection.wrap_database_errors:
-                if not preamble:
-                    return raw.execute(sql, params, prepare=prepare)
-                with pgconn.pipeline():
-                    raw.execute(preamble)
-                    return raw.execute(sql, params, prepare=prepare)
+    def execute(_shown: str, params: Any, many: bool, context: Any) -> Any:
+        # The wrappers see (and log) the preamble with the statement; send them apart.
+        with connection.wrap_database_errors:
+            if not preamble:
+                return raw.execute(sql, params, prepare=prepare)
+            with raw.connection.pipeline():
+                raw.execute(preamble)
+                return raw.execute(sql, params, prepare=prepare)
 
-        try:
-            shown = f"{preamble}; {sql}" if preamble else sql
-            logged = wrapper.debug_sql(shown, params) if isinstance(wrapper, CursorDebugWrapper) else nullcontext()
-            with logged:
-                # One entry per round trip, as a multi-statement string would be.
-                wrapper._execute_with_wrappers(shown, params, many=False, executor=execute)
-            with connection.wrap_database_errors:
-                return raw.fetchall()
-        finally:
-            raw.close()
+    shown = f"{preamble}; {sql}" if preamble else sql
+    logged = wrapper.debug_sql(shown, params) if isinstance(wrapper, CursorDebugWrapper) else nullcontext()
+    with logged:
+        # One entry per round trip, as a multi-statement string would be.
+        wrapper._execute_with_wrappers(shown, params, many=False, executor=execute)
+    with connection.wrap_database_errors:
+        return raw.fetchall()
+
+
+_CURSORS_PER_CONNECTION = 256  # the hot path's statements are a few dozen
+
+
+def _raw_cursor(connection: Any, sql: str) -> psycopg.Cursor:
+    """A plain psycopg cursor of this connection kept for this statement.
+
+    A psycopg cursor keeps how to send and read each type of value only while
+    it runs the same statement again; a new one looked them up again for
+    every parameter, a twentieth of a SCIM request's CPU.
+    """
+    pgconn = connection.connection
+    cursors = getattr(connection, "_server_bound_cursors", None)
+    if cursors is None or cursors[0] is not pgconn or len(cursors[1]) >= _CURSORS_PER_CONNECTION:
+        cursors = connection._server_bound_cursors = (pgconn, {})
+    raw = cursors[1].get(sql)
+    if raw is None or raw.closed:
+        raw = cursors[1][sql] = psycopg.Cursor(pgconn)
+    return raw

@@ -247,3 +247,15 @@ def test_copy_insert_writes_every_row_and_its_asynchronous_commit_stays_in_its_t
 
     with transaction.atomic(), pytest.raises(RuntimeError, match="not inside a transaction"):
         copy_insert(ScimRequest, rows)
+
+
+def test_server_bound_statements_keep_one_cursor_each_per_connection(tenant):
+    from directory.server_bound_sql import run_server_bound
+
+    first, second = "SELECT %s::int + 1", "SELECT %s::text || 'x'"
+    assert run_server_bound(first, [1], prepare=False) == [(2,)]
+    cursor = connection._server_bound_cursors[1][first]
+    assert run_server_bound(second, ["a"], prepare=False) == [("ax",)]
+    assert run_server_bound(first, [41], prepare=False) == [(42,)]
+    assert connection._server_bound_cursors[1][first] is cursor  # kept: its adapters stay resolved
+    assert connection._server_bound_cursors[1][second] is not cursor
