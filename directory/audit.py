@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from directory.batches import delete_in_batches
-from directory.compiled_insert import compiled_insert
+from directory.compiled_insert import instance_insert
 from directory.models import AuditEvent, Tenant
 
 
@@ -39,11 +39,26 @@ def audit_event_record(
     target_label: str = "",
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
     # Nearly every SCIM write records one: an INSERT built once (directory.compiled_insert).
-    return compiled_insert(
-        AuditEvent,
-        tenant_id=tenant_id,
+    return instance_insert(audit_event_build(
+        tenant=tenant, actor=actor, action=action, target_type=target_type, target_id=target_id,
+        target_label=target_label, details=details,
+    ))
+
+
+def audit_event_build(
+    *,
+    tenant: Tenant | int,
+    actor: Actor,
+    action: str,
+    target_type: str = "",
+    target_id: Any = "",
+    target_label: str = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """The unsaved event (for a caller that writes it together with its change)."""
+    return AuditEvent(
+        tenant_id=tenant if isinstance(tenant, int) else tenant.pk,
         actor_label=actor.label[:255],
         actor_person_id=actor.person_id,
         action=action,

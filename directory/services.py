@@ -26,8 +26,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from directory.audit import Actor, audit_event_record
-from directory.compiled_insert import instance_insert
+from directory.audit import Actor, audit_event_build, audit_event_record
+from directory.compiled_insert import insert_with_event, instance_insert
 from directory.compiled_update import instance_update
 from directory.errors import InvalidValue, LastAdminError, UniquenessConflict
 from directory.models import AuditEvent, Group, Membership, Person, Source, Tenant
@@ -141,7 +141,6 @@ def unusable_password() -> str:
     return UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(30)
 
 
-@service_atomic
 def person_create(
     *,
     tenant: Tenant,
@@ -154,35 +153,60 @@ def person_create(
 ) -> Person:
     values = {"user_name": canonical_user_name(user_name), **attributes}
     _validate_person_values(values)
+    if password or is_tenant_admin or values.get("manager_id") or connection.in_atomic_block:
+        return _person_create(tenant=tenant, actor=actor, source=source, password=password,
+                              is_tenant_admin=is_tenant_admin, values=values)
+    # Entra's create: the person and its audit event in one statement, atomic without a transaction.
+    person = _person_build(tenant, source, is_tenant_admin, values)
+    try:
+        insert_with_event(person, audit_event_build(**_person_created_event(person, tenant, actor, source, values)))
+    except IntegrityError as exc:
+        # unique_violation: the userName is taken (SQLite, the demo, names no code: nothing else can fail there)
+        if connection.vendor != "postgresql" or getattr(exc.__cause__, "sqlstate", None) == "23505":
+            raise UniquenessConflict("userName", user_name) from None
+        raise
+    return person
+
+
+@service_atomic
+def _person_create(
+    *, tenant: Tenant, actor: Actor, source: str, password: str | None, is_tenant_admin: bool,
+    values: dict[str, Any],
+) -> Person:
     _check_manager(tenant.pk, None, values.get("manager_id"))
-    person = Person(tenant=tenant, source=source, is_tenant_admin=is_tenant_admin, **values)
-    person.work_email = _work_email(person.emails)
+    person = _person_build(tenant, source, is_tenant_admin, values)
     try:
         # No inner savepoint: this function's own atomic block rolls the INSERT back.
         if password:
             person.set_password(password)
             person.save(force_insert=True)  # AbstractBaseUser.save also tells the password validators
         else:
-            # Every SCIM create: one prebuilt INSERT, no ORM compilation (directory.compiled_insert).
-            person.password = unusable_password()
             instance_insert(person)
     except IntegrityError:
-        raise UniquenessConflict("userName", user_name) from None
-    audit_event_record(
-        tenant=tenant,
-        actor=actor,
-        action="person.created",
-        target_type="person",
-        target_id=person.pk,
-        target_label=person.user_name,
-        details={"source": source, "attributes": sorted(k for k, v in values.items() if v not in (None, [], ""))},
-    )
+        raise UniquenessConflict("userName", values["user_name"]) from None
+    audit_event_record(**_person_created_event(person, tenant, actor, source, values))
     if is_tenant_admin:
         audit_event_record(
             tenant=tenant, actor=actor, action="admin_role.granted", target_type="person",
             target_id=person.pk, target_label=person.user_name,
         )
     return person
+
+
+def _person_build(tenant: Tenant, source: str, is_tenant_admin: bool, values: dict[str, Any]) -> Person:
+    person = Person(tenant=tenant, source=source, is_tenant_admin=is_tenant_admin, **values)
+    person.work_email = _work_email(person.emails)
+    person.password = unusable_password()  # replaced by set_password() when there is one
+    return person
+
+
+def _person_created_event(person: Person, tenant: Tenant, actor: Actor, source: str,
+                          values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "tenant": tenant, "actor": actor, "action": "person.created", "target_type": "person",
+        "target_id": person.pk, "target_label": person.user_name,
+        "details": {"source": source, "attributes": sorted(k for k, v in values.items() if v not in (None, [], ""))},
+    }
 
 
 @service_atomic

@@ -74,8 +74,10 @@ def integration_rows(ctx):
 
 
 CASES = [
+    # With a password: the transactional path (an identity provider's create is one statement: tests below).
     Case("person.created", lambda t: {"tenant": t},
-         lambda c: services.person_create(tenant=c["tenant"], actor=ACTOR, user_name="bob@acme.example"), person_row),
+         lambda c: services.person_create(tenant=c["tenant"], actor=ACTOR, user_name="bob@acme.example",
+                                          password="correct-horse-battery-staple"), person_row),
     Case("person.updated", person,
          lambda c: services.person_update(person=c["person"], actor=ACTOR, changes={"title": "CTO"}), person_row),
     Case("person.deactivated", person,
@@ -194,3 +196,33 @@ def test_only_the_retention_purge_deletes_or_updates_audit_events():
         if "migrations" not in path.parts and path.name != "audit.py" and pattern.search(path.read_text())
     ]
     assert offenders == []
+
+
+def test_an_identity_providers_create_writes_the_person_and_its_event_in_one_statement(tenant):
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        created = services.person_create(tenant=tenant, actor=ACTOR, user_name="nia@acme.example", title="Eng")
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert len(statements) == 1, statements  # no BEGIN/COMMIT around it: one statement is atomic
+    assert 'INSERT INTO "directory_person"' in statements[0] and 'INSERT INTO "directory_auditevent"' in statements[0]
+    event = AuditEvent.objects.get(action="person.created", target_id=str(created.pk))
+    assert (event.actor_label, event.source_ip, event.request_id) == ("Test actor", "203.0.113.9", "req-1")
+    assert event.details == {"source": "console", "attributes": ["title", "user_name"]}
+
+
+def test_a_create_whose_event_the_database_refuses_leaves_no_person(tenant, monkeypatch):
+    from django.db import IntegrityError
+
+    real = services.audit_event_build
+
+    def orphan_event(**kwargs):
+        event = real(**kwargs)
+        event.tenant_id = 987654321  # no such tenant: refused by PostgreSQL after the person row was inserted
+        return event
+
+    monkeypatch.setattr(services, "audit_event_build", orphan_event)
+    with pytest.raises(IntegrityError):
+        services.person_create(tenant=tenant, actor=ACTOR, user_name="nia@acme.example")
+    assert not Person.objects.filter(user_name="nia@acme.example").exists()
+    assert not AuditEvent.objects.filter(action="person.created").exists()

@@ -136,6 +136,7 @@ user = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "
 created = client.post("/scim/Users", json.dumps(user), content_type=scim)
 assert created.status_code == 201, created.content
 uid = created.json()["id"]
+again = client.post("/scim/Users", json.dumps(user), content_type=scim)
 found = client.get("/scim/Users", {"filter": 'userName eq "ANN@initech.example"'}).json()
 read = client.get(f"/scim/Users/{uid}")
 patched = client.patch(f"/scim/Users/{uid}", json.dumps({
@@ -145,7 +146,8 @@ deleted = client.delete(f"/scim/Users/{uid}")
 from directory.models import AuditEvent
 from provisioning.models import ScimRequest
 print(json.dumps({
-    "statuses": [created.status_code, read.status_code, patched.status_code, deleted.status_code],
+    "statuses": [created.status_code, again.status_code, read.status_code, patched.status_code, deleted.status_code],
+    "again": again.json().get("scimType"),
     "found": found["totalResults"], "active": patched.json()["active"],
     "log_rows": ScimRequest.objects.count(),
     "audited": sorted(set(AuditEvent.objects.values_list("action", flat=True))),
@@ -167,7 +169,8 @@ def test_the_scim_endpoint_works_on_the_demo_database(tmp_path):
                             env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
-    assert outcome["statuses"] == [201, 200, 200, 204]
+    assert outcome["statuses"] == [201, 409, 200, 200, 204]
+    assert outcome["again"] == "uniqueness"
     assert outcome["found"] == 1 and outcome["active"] is False
-    assert outcome["log_rows"] == 5
+    assert outcome["log_rows"] == 6
     assert {"person.created", "person.deactivated", "person.deleted"} <= set(outcome["audited"])
