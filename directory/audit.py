@@ -29,21 +29,10 @@ class Actor:
         return cls(label=what)
 
 
-def audit_event_record(
-    *,
-    tenant: Tenant | int,
-    actor: Actor,
-    action: str,
-    target_type: str = "",
-    target_id: Any = "",
-    target_label: str = "",
-    details: dict[str, Any] | None = None,
-) -> AuditEvent:
+def audit_event_record(**fields: Any) -> AuditEvent:
+    """Write one event (``audit_event_build``'s arguments) in the caller's transaction."""
     # Nearly every SCIM write records one: an INSERT built once (directory.compiled_insert).
-    return instance_insert(audit_event_build(
-        tenant=tenant, actor=actor, action=action, target_type=target_type, target_id=target_id,
-        target_label=target_label, details=details,
-    ))
+    return instance_insert(audit_event_build(**fields))
 
 
 def audit_event_build(

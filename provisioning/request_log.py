@@ -49,35 +49,15 @@ def loggable_body(body: bytes) -> str:
     return text
 
 
-def request_log_record(
-    *,
-    integration: Integration | None,
-    received_at: datetime,
-    method: str,
-    path: str,
-    status: int,
-    duration_ms: int,
-    token_prefix: str = "",
-    scim_type: str = "",
-    error_detail: str = "",
-    resource_type: str = "",
-    resource_id: str = "",
-    body: bytes = b"",
-    source_ip: str | None = None,
-    request_id: str = "",
-) -> ScimRequest:
-    """Log one SCIM request (one INSERT), then move the alerting state.
+def request_log_record(**fields: Any) -> ScimRequest:
+    """Log one SCIM request (``request_log_entry``'s arguments) with one INSERT, then move the alerting state.
 
     Successes cost at most one more cheap UPDATE (usually none); failures a
     few indexed queries. A 401 whose token prefix belongs to exactly one
     integration (a revoked or expired token still in use) is filed under that
     integration, so its admins see it in their logs and are told.
     """
-    entry, token = request_log_entry(
-        integration=integration, received_at=received_at, method=method, path=path, status=status,
-        duration_ms=duration_ms, token_prefix=token_prefix, scim_type=scim_type, error_detail=error_detail,
-        resource_type=resource_type, resource_id=resource_id, body=body, source_ip=source_ip, request_id=request_id,
-    )
+    entry, token = request_log_entry(**fields)
     _insert(entry)
     request_log_alerts(entry, token)
     return entry

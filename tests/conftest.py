@@ -412,6 +412,24 @@ def issue_token(tenant, kind: str = "azure") -> str:
 
 
 @pytest.fixture
+def steady_bookkeeping(monkeypatch) -> None:
+    """No last-used or last-request write during the test.
+
+    They are written every 60 and 5 seconds; each is a change that makes every
+    process verify its tokens again (provisioning/token_cache.py), so a slow
+    machine could see an extra token query between requests whose statements
+    a test counts.
+    """
+    from datetime import timedelta
+
+    from provisioning import alerts
+    from provisioning.scim import auth
+
+    monkeypatch.setattr(alerts, "LAST_REQUEST_PRECISION", timedelta(hours=1))
+    monkeypatch.setattr(auth, "_TOUCH_EVERY", timedelta(hours=1))
+
+
+@pytest.fixture
 def scim_token(tenant) -> str:
     return issue_token(tenant)
 

@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import http.client
+import os
 import subprocess
 import sys
 import threading
 import time
 
-from tests.conftest import ROOT, stop_process
+from tests.conftest import ROOT, database_url_for_subprocess, stop_process
+
+
+def app_env(settings, port: int, **overrides: str) -> dict[str, str]:
+    """The environment of an app server on ``port`` sharing this test's database, Redis and keys."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EMAIL_", "CELERY_"))}
+    env.update({
+        "DATABASE_URL": database_url_for_subprocess(),
+        "REDIS_URL": settings.REDIS_URL,
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "SCIM_TOKEN_HASH_KEY": settings.SCIM_TOKEN_HASH_KEY,
+        "SITE_URL": f"http://127.0.0.1:{port}",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_DEBUG": "false",
+        **overrides,
+    })
+    return env
 
 
 class Gunicorn:

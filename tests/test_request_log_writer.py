@@ -8,7 +8,6 @@ gunicorn server right after its requests and finds every row written.
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 
 import pytest
@@ -20,8 +19,8 @@ from django.utils import timezone
 from provisioning import request_log, request_log_writer
 from provisioning.models import Integration, ScimRequest
 from provisioning.request_log_writer import writer
-from tests.conftest import database_url_for_subprocess, free_port, issue_token
-from tests.live_gunicorn import Gunicorn, request
+from tests.conftest import free_port, issue_token
+from tests.live_gunicorn import Gunicorn, app_env, request
 
 SCIM = "application/scim+json"
 
@@ -124,7 +123,9 @@ def test_with_batching_off_each_request_writes_its_own_row(live_token, settings)
     assert ScimRequest.objects.count() == 1
 
 
-def test_a_lookup_is_one_statement_with_a_remembered_token_and_a_batched_log(live_token, django_assert_num_queries):
+def test_a_lookup_is_one_statement_with_a_remembered_token_and_a_batched_log(
+    live_token, django_assert_num_queries, steady_bookkeeping
+):
     client = Client()
     auth = {"HTTP_AUTHORIZATION": f"Bearer {live_token}"}
     for _ in range(3):  # the token is verified, then remembered (tests/test_scim_token_cache.py)
@@ -150,18 +151,8 @@ def _fields(**overrides):
 def test_a_gunicorn_worker_that_stops_writes_every_row_it_holds(transactional_db, tenant, settings):
     token = issue_token(tenant)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EMAIL_", "CELERY_"))}
-    env.update({
-        "DATABASE_URL": database_url_for_subprocess(),
-        "REDIS_URL": settings.REDIS_URL,
-        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
-        "SCIM_TOKEN_HASH_KEY": settings.SCIM_TOKEN_HASH_KEY,
-        "SITE_URL": f"http://127.0.0.1:{port}",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_DEBUG": "false",
-        # Far longer than the test: only the exit can have written the rows.
-        "SCIM_REQUEST_LOG_BATCH_MS": "600000",
-    })
+    # A batch interval far longer than the test: only the exit can have written the rows.
+    env = app_env(settings, port, SCIM_REQUEST_LOG_BATCH_MS="600000")
     server = Gunicorn(env, port, workers=2)
     try:
         server.wait_ready()

@@ -4,7 +4,6 @@ token prefix, in Redis, across every worker; valid tokens are never slowed."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
@@ -17,8 +16,8 @@ from django.test import Client
 from provisioning.models import ScimRequest
 from provisioning.scim import rate_limit
 from provisioning.tokens import TOKEN_PREFIX, lookup_prefix
-from tests.conftest import ROOT, database_url_for_subprocess, free_port, issue_token
-from tests.live_gunicorn import Gunicorn, request
+from tests.conftest import ROOT, free_port, issue_token
+from tests.live_gunicorn import Gunicorn, app_env, request
 
 SCIM = "application/scim+json"
 
@@ -147,21 +146,11 @@ WORKERS = 3
 @pytest.fixture
 def gunicorn(transactional_db, settings):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EMAIL_", "CELERY_"))}
-    env.update({
-        "DATABASE_URL": database_url_for_subprocess(),
-        "DATABASE_CONN_MAX_AGE": "0",
-        "REDIS_URL": settings.REDIS_URL,
-        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
-        "SCIM_TOKEN_HASH_KEY": settings.SCIM_TOKEN_HASH_KEY,
-        "SITE_URL": f"http://127.0.0.1:{port}",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_DEBUG": "false",
-        "CACHE_KEY_PREFIX": f"test-gunicorn-{uuid.uuid4().hex[:8]}",
-        "SCIM_AUTH_FAILURES_PER_IP": str(LIMIT),
-        "SCIM_AUTH_FAILURES_PER_PREFIX": "100000",
-        "SCIM_AUTH_FAILURE_WINDOW_SECONDS": "3600",
-    })
+    env = app_env(
+        settings, port, DATABASE_CONN_MAX_AGE="0", CACHE_KEY_PREFIX=f"test-gunicorn-{uuid.uuid4().hex[:8]}",
+        SCIM_AUTH_FAILURES_PER_IP=str(LIMIT), SCIM_AUTH_FAILURES_PER_PREFIX="100000",
+        SCIM_AUTH_FAILURE_WINDOW_SECONDS="3600",
+    )
     server = Gunicorn(env, port, workers=WORKERS)
     try:
         server.wait_ready()

@@ -23,7 +23,7 @@ PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 @pytest.fixture
-def entra_client(transactional_db, tenant):
+def entra_client(transactional_db, tenant, steady_bookkeeping):
     token = issue_token(tenant)
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     for _ in range(3):  # verified, then remembered (tests/test_scim_token_cache.py)

@@ -8,7 +8,6 @@ cache is bypassed, and PostgreSQL only notifies on commit.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from datetime import timedelta
@@ -26,7 +25,7 @@ from provisioning import services, token_cache
 from provisioning.models import Integration, ScimToken
 from provisioning.tokens import lookup_prefix
 from tests.conftest import database_url_for_subprocess, free_port, issue_token
-from tests.live_gunicorn import Gunicorn, request
+from tests.live_gunicorn import Gunicorn, app_env, request
 
 # After a change commits, PostgreSQL signals every listening backend, which
 # writes the notification to its socket: microseconds on an idle machine. The
@@ -50,7 +49,8 @@ def remember(client: Client, token: str) -> None:
 
     The first request with a token records when it was last used (and when
     the integration last heard from Entra): a change like any other, which
-    empties the memory. The second request verifies it again and keeps it.
+    empties the memory. The second request verifies it again and keeps it
+    (``steady_bookkeeping`` keeps later requests from recording them again).
     """
     assert token_queries(client, token) == (200, 1)
     assert token_queries(client, token) == (200, 1)
@@ -62,7 +62,7 @@ def the_token(raw: str) -> ScimToken:
 
 
 @pytest.fixture
-def live_token(transactional_db, tenant) -> str:
+def live_token(transactional_db, tenant, steady_bookkeeping) -> str:
     return issue_token(tenant)
 
 
@@ -182,19 +182,12 @@ def test_the_integration_state_the_request_log_reads_stays_current(live_token):
 @pytest.fixture
 def workers(transactional_db, settings):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EMAIL_", "CELERY_"))}
-    env.update({
-        "DATABASE_URL": database_url_for_subprocess(),
-        "DATABASE_CONN_MAX_AGE": "600",  # production's: the cache lives with the connection
-        "REDIS_URL": settings.REDIS_URL,
-        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
-        "SCIM_TOKEN_HASH_KEY": settings.SCIM_TOKEN_HASH_KEY,
-        "SITE_URL": f"http://127.0.0.1:{port}",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_DEBUG": "false",
-        "CACHE_KEY_PREFIX": f"test-token-cache-{uuid.uuid4().hex[:8]}",
-        "SCIM_AUTH_FAILURES_PER_IP": "100000",  # the revoked token's 401s must not turn into 429s
-    })
+    env = app_env(
+        settings, port,
+        DATABASE_CONN_MAX_AGE="600",  # production's: the cache lives with the connection
+        CACHE_KEY_PREFIX=f"test-token-cache-{uuid.uuid4().hex[:8]}",
+        SCIM_AUTH_FAILURES_PER_IP="100000",  # the revoked token's 401s must not turn into 429s
+    )
     server = Gunicorn(env, port, workers=3)
     try:
         server.wait_ready()
