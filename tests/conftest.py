@@ -429,6 +429,27 @@ def steady_bookkeeping(monkeypatch) -> None:
     monkeypatch.setattr(auth, "_TOUCH_EVERY", timedelta(hours=1))
 
 
+def scim_token_remembered(get) -> None:
+    """Bring a token into this process's memory (provisioning/token_cache.py) with ``get()``,
+    a SCIM request with it, which must answer 200.
+
+    The first request with a token records when it was last used, and the
+    request-log writer records when the integration last heard from Entra,
+    up to a batch interval later: changes like any other, which empty the
+    memory. So: one request, its log written and the notifications delivered,
+    then a request that verifies the token again and keeps it.
+    (``steady_bookkeeping`` keeps later requests from recording them again.)
+    """
+    import time
+
+    from provisioning.request_log_writer import writer
+
+    assert get().status_code == 200
+    assert writer.flush()
+    time.sleep(0.2)  # the notifications reach this connection's socket
+    assert get().status_code == 200
+
+
 @pytest.fixture
 def scim_token(tenant) -> str:
     return issue_token(tenant)

@@ -15,7 +15,7 @@ from django.test import Client
 from directory.audit import Actor
 from directory.services import group_create, group_members_add
 from provisioning.request_log_writer import writer
-from tests.conftest import issue_token
+from tests.conftest import issue_token, scim_token_remembered
 from tests.entra import requests as entra
 
 SCIM = "application/scim+json"
@@ -26,8 +26,7 @@ PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 def entra_client(transactional_db, tenant, steady_bookkeeping):
     token = issue_token(tenant)
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
-    for _ in range(3):  # verified, then remembered (tests/test_scim_token_cache.py)
-        assert client.get("/scim/Users?count=1").status_code == 200
+    scim_token_remembered(lambda: client.get("/scim/Users?count=1"))
     return client
 
 
