@@ -32,6 +32,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from directory.models import AuditEvent, Group, Membership, Person
 from provisioning.models import Integration, Notification, ScimRequest, ScimToken
+from provisioning.request_log_writer import writer
 from tests.conftest import ScimClient, issue_token, make_person
 from tests.console_helpers import enter_sudo
 from tests.entra import requests as entra
@@ -64,6 +65,8 @@ def _populate(side: Side, *, domain: str, group_name: str) -> Side:
     side.people = [side.admin, console_person, Person.objects.get(pk=user.json()["id"])]
     side.groups = [Group.objects.get(pk=group.json()["id"])]
     side.tokens = list(ScimToken.objects.filter(integration__tenant=side.tenant, integration__kind="azure"))
+    # Outside a test transaction (the browser tests) log rows are written behind the responses.
+    assert writer.flush()
     side.logged = list(ScimRequest.objects.filter(tenant=side.tenant).values_list("pk", flat=True))
     assert side.logged and side.tokens
     return side
