@@ -41,11 +41,6 @@ def insert_sql(model: type[Model]) -> str:
     )
 
 
-def compiled_insert(model: type[M], *, preamble: str = "", **fields: Any) -> M:
-    """Insert one ``model`` row built from ``fields``; returns the saved instance (pk set)."""
-    return instance_insert(model(**fields), preamble=preamble)
-
-
 def instance_insert(entry: M, *, preamble: str = "") -> M:
     """Insert the unsaved ``entry``; returns it saved (pk set).
 
@@ -76,15 +71,15 @@ def insert_with_event(entry: Model, event: Model) -> None:
             instance_insert(entry)
             instance_insert(event)
         return
-    first, _, _ = insert_sql(type(entry)).rpartition(" RETURNING ")
-    sql = _together_sql(type(entry), type(event), first)
+    sql = _together_sql(type(entry), type(event))
     event.pk = run_server_bound(sql, _values(entry) + _values(event), prepare=True)[0][0]
     _saved(entry)
     _saved(event)
 
 
 @functools.cache
-def _together_sql(model: type[Model], event_model: type[Model], first: str) -> str:
+def _together_sql(model: type[Model], event_model: type[Model]) -> str:
+    first, _, _ = insert_sql(model).rpartition(" RETURNING ")
     return f"WITH written AS ({first}) {insert_sql(event_model)}"
 
 

@@ -119,11 +119,7 @@ def request_log_alerts(entry: ScimRequest, token: ScimToken | None) -> None:
 
 
 def request_log_insert_many(entries: list[ScimRequest]) -> None:
-    """Write many rows with one COPY, committed like ``_insert`` (provisioning.request_log_writer)."""
-    if connection.in_atomic_block:
-        for entry in entries:
-            _insert(entry)
-        return
+    """Write many rows with one COPY, committed like ``_insert`` (the writer thread, never inside a transaction)."""
     copy_insert(ScimRequest, entries, asynchronous_commit=True)
 
 

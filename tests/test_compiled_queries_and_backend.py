@@ -151,13 +151,13 @@ def test_tables_never_analyzed_get_statistics_after_migrate():
 
 @pytest.mark.django_db
 def test_a_compiled_insert_stores_what_create_would(tenant):
-    from directory.compiled_insert import compiled_insert
+    from directory.compiled_insert import instance_insert
     from directory.models import AuditEvent
 
     fields = dict(tenant_id=tenant.pk, actor_label="Entra (token siq_scim_ab…)", action="person.updated",
                   target_type="person", target_id="42", target_label="ann@contoso.com",
                   details={"changes": {"title": {"old": "A", "new": "Ä"}}}, source_ip="2001:db8::1", request_id="r1")
-    mine = compiled_insert(AuditEvent, **fields)
+    mine = instance_insert(AuditEvent(**fields))
     theirs = AuditEvent.objects.create(**fields)
     assert mine.pk and not mine._state.adding
     stored, expected = AuditEvent.objects.get(pk=mine.pk), AuditEvent.objects.get(pk=theirs.pk)
