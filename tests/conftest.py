@@ -185,6 +185,22 @@ class SmtpServer:
         raise AssertionError(f"expected {count} email(s) within {timeout}s, got {len(self.messages)}")
 
 
+def notification_sent(notification_id, timeout: float = 30.0):
+    """The notification row once the worker has committed it as sent.
+
+    The worker marks the row sent only after the SMTP server has accepted the
+    message, in the transaction that holds its lock, so a test that has just
+    seen the message arrive may still read the row before that commit."""
+    from provisioning.models import Notification
+
+    deadline = time.monotonic() + timeout
+    while True:
+        notification = Notification.objects.get(pk=notification_id)
+        if notification.sent_at is not None or time.monotonic() > deadline:
+            return notification
+        time.sleep(0.05)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from provisioning import tasks
 from provisioning.models import Integration, Notification
+from tests.conftest import notification_sent
 from tests.scim_traffic import active_integration, conflict, scim_request
 
 pytestmark = pytest.mark.celery
@@ -136,6 +137,6 @@ def test_an_smtp_outage_delays_the_email_but_neither_loses_nor_duplicates_it(
     # The outbox drain (beat) finds nothing left to send.
     assert tasks.outbox_drain() == 0
     no_more_mail(smtp_server, 1)
-    notification.refresh_from_db()
+    notification = notification_sent(notification.pk)
     assert notification.sent_at is not None and notification.attempts >= 2
     assert "Retry in" in celery_worker.log

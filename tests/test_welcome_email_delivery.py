@@ -4,6 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from provisioning.models import Notification
+from tests.conftest import notification_sent
 
 
 @pytest.mark.celery
@@ -19,5 +20,5 @@ def test_create_tenant_welcome_email_is_delivered_by_the_worker(celery_worker, s
     assert "http://127.0.0.1:8000/accounts/sign-in/" in parts["text/plain"]
     assert "Third Party Integrations" in parts["text/html"]
     assert "provisioning.tasks.notification_deliver" in celery_worker.log
-    notification = Notification.objects.get(kind="welcome")
+    notification = notification_sent(Notification.objects.get(kind="welcome").pk)
     assert notification.sent_at is not None and notification.attempts == 1
