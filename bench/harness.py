@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import runpy
 import secrets
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,15 +160,27 @@ def terminate(process: subprocess.Popen | None) -> None:
             process.wait()
 
 
+GUNICORN_CONF = ROOT / "gunicorn.conf.py"
+
+
+def gunicorn_production_settings() -> dict[str, Any]:
+    """The workers, worker class and threads production runs with (gunicorn.conf.py, read as gunicorn reads it)."""
+    conf = runpy.run_path(str(GUNICORN_CONF))
+    return {"workers": conf["workers"], "worker_class": conf["worker_class"], "threads": conf["threads"]}
+
+
 class Server:
-    """A gunicorn server of one WSGI module on a free local port."""
+    """A gunicorn server of one WSGI module on a free local port, under production's gunicorn.conf.py.
+
+    Both servers of a run get the same file and the same worker options, so
+    they differ only in their code."""
 
     def __init__(self, name: str, wsgi_module: str, env: dict[str, str], *, workers: int, worker_class: str,
                  threads: int, query_count: bool, port: int | None = None) -> None:
         self.name = name
         self.port = port or free_port()
         self.env = {**env, "BENCH_WSGI_MODULE": wsgi_module, "BENCH_QUERY_COUNT": "1" if query_count else "0"}
-        self.args = ["-w", str(workers), "-k", worker_class, "--threads", str(threads),
+        self.args = ["-c", str(GUNICORN_CONF), "-w", str(workers), "-k", worker_class, "--threads", str(threads),
                      "-b", f"127.0.0.1:{self.port}", "--timeout", "60", "--backlog", "2048"]
         self.process: subprocess.Popen | None = None
         self.log = tempfile.NamedTemporaryFile(prefix=f"spaceiq-bench-{name}-", suffix=".log", delete=False)  # noqa: SIM115

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The Entra replay benchmark (``make bench``; scale mode: ``make bench-scale``).
 
-Starts the app the way production runs it (gunicorn workers, PostgreSQL in a
+Starts the app the way production runs it (gunicorn with the production
+settings of gunicorn.conf.py, PostgreSQL in a
 database of its own recreated on every run, a Celery worker on Redis with a
 queue of this run's own), creates a tenant and a SCIM token with the app's
 management commands, and replays Microsoft Entra ID's traffic over real HTTP
@@ -47,15 +48,18 @@ KIND_ORDER = ["user.lookup", "user.create", "group.lookup", "group.create", "gro
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    cores = os.cpu_count() or 2
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--users", type=int, default=2000)
     p.add_argument("--groups", type=int, default=20)
     p.add_argument("--members", type=int, default=100, help="members per group, added in PATCHes of 50")
     p.add_argument("--concurrency", type=int, default=8)
-    p.add_argument("--workers", type=int, default=2 * cores + 1, help="gunicorn workers (default 2 x cores + 1)")
-    p.add_argument("--worker-class", default="sync")
-    p.add_argument("--threads", type=int, default=1)
+    production = harness.gunicorn_production_settings()
+    p.add_argument("--workers", type=int, default=production["workers"],
+                   help=f"gunicorn workers (default: gunicorn.conf.py's, {production['workers']} here)")
+    p.add_argument("--worker-class", default=production["worker_class"],
+                   help=f"(default: gunicorn.conf.py's, {production['worker_class']})")
+    p.add_argument("--threads", type=int, default=production["threads"],
+                   help=f"threads per worker (default: gunicorn.conf.py's, {production['threads']})")
     p.add_argument("--no-stock", action="store_true", help="skip the django-scim2 baseline")
     p.add_argument("--no-query-count", action="store_true",
                    help="skip the small counted pass (SQL per request kind) before each timed replay")

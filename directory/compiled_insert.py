@@ -12,11 +12,13 @@ ORM's create.
 
 from __future__ import annotations
 
+import datetime
 import functools
+import uuid
 from typing import Any, TypeVar
 
-from django.db import connection, transaction
-from django.db.models import Model
+from django.db import connection, models, transaction
+from django.db.models import Field, Model
 
 from directory.server_bound_sql import run_server_bound
 
@@ -113,8 +115,48 @@ def copy_insert(model: type[M], entries: list[M], *, asynchronous_commit: bool =
                     copy.write_row(row)
 
 
+# (PostgreSQL only: off it, rows go through save() and bulk_create.)
+# Field classes whose preparation for the database returns a value of these
+# exact types unchanged (Django's own classes only, not subclasses, which may
+# override it): such a value skips the field's method calls, the largest part
+# of building a row. Anything else (None included only where listed, JSON,
+# addresses, a str in a UUID field) takes the field's own path. Integers are
+# not listed: Django sends them as psycopg's Int2/Int4/Int8, the column's
+# exact type, which keeps a prepared statement's parameter types stable.
+_PASSED_THROUGH: dict[type[Field], tuple[type, ...]] = {
+    models.CharField: (str,),
+    models.TextField: (str,),
+    models.BooleanField: (bool,),
+    models.UUIDField: (uuid.UUID,),
+    # An aware datetime only (checked in _values): a naive one is made aware, with a warning.
+    models.DateTimeField: (datetime.datetime,),
+}
+
+
+@functools.cache
+def _preparers(model: type[Model]) -> list[tuple[Field, str, bool, tuple[type, ...], bool]]:
+    """Per column: the field, its attribute, whether ``pre_save`` does more than read it, the types passed through."""
+    preparers = []
+    for field in _columns(model):
+        target = field.target_field if field.is_relation else field
+        passed = _PASSED_THROUGH.get(type(target), ()) if type(field) in (*_PASSED_THROUGH, models.ForeignKey) else ()
+        reads_only = type(field).pre_save is Field.pre_save or (
+            type(field) is models.DateTimeField and not (field.auto_now or field.auto_now_add)
+        )
+        preparers.append((field, field.attname, not reads_only, passed, type(target) is models.DateTimeField))
+    return preparers
+
+
 def _values(entry: Model) -> list[Any]:
-    return [f.get_db_prep_save(f.pre_save(entry, add=True), connection) for f in _columns(type(entry))]
+    """The row's values exactly as ``Model.save()`` would send them (``pre_save``, then ``get_db_prep_save``)."""
+    values = []
+    for field, attname, computed, passed, aware in _preparers(type(entry)):
+        value = field.pre_save(entry, add=True) if computed else getattr(entry, attname)
+        if type(value) in passed and not (aware and value.tzinfo is None):
+            values.append(value)
+        else:
+            values.append(field.get_db_prep_save(value, connection))
+    return values
 
 
 def _saved(entry: Model) -> None:

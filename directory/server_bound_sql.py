@@ -8,6 +8,11 @@ through a plain psycopg cursor instead, on the same connection and
 transaction as the ORM, and through Django's execute wrappers, query log and
 error translation, so they are counted, logged and fail like any other query.
 
+The cursor is psycopg's raw cursor and the statement goes with ``$1, $2, …``
+placeholders, numbered once per statement text: psycopg's own ``%s`` cursor
+re-parses a statement longer than 4 kB on every call (its parse cache stops
+there), and a person's INSERT with its audit event is longer.
+
 ``prepare=True`` (with the ``DATABASE_PREPARED_STATEMENTS`` setting on) makes
 it a prepared statement, parsed and planned once per connection.
 ``preamble`` is a statement sent in the same round trip and the same implicit
@@ -17,6 +22,8 @@ must apply to the statement itself.
 
 from __future__ import annotations
 
+import functools
+import re
 from contextlib import nullcontext
 from typing import Any
 
@@ -35,16 +42,17 @@ def run_server_bound(sql: str, params: list[Any], *, prepare: bool, preamble: st
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     raw = _raw_cursor(connection, sql)
+    numbered = _numbered(sql)
     wrapper = connection._prepare_cursor(raw)  # Django's wrapper: execute wrappers, query log
 
     def execute(_shown: str, params: Any, many: bool, context: Any) -> Any:
         # The wrappers see (and log) the preamble with the statement; send them apart.
         with connection.wrap_database_errors:
             if not preamble:
-                return raw.execute(sql, params, prepare=prepare)
+                return raw.execute(numbered, params, prepare=prepare)
             with raw.connection.pipeline():
                 raw.execute(preamble)
-                return raw.execute(sql, params, prepare=prepare)
+                return raw.execute(numbered, params, prepare=prepare)
 
     shown = f"{preamble}; {sql}" if preamble else sql
     logged = wrapper.debug_sql(shown, params) if isinstance(wrapper, CursorDebugWrapper) else nullcontext()
@@ -55,10 +63,30 @@ def run_server_bound(sql: str, params: list[Any], *, prepare: bool, preamble: st
         return raw.fetchall()
 
 
+_PLACEHOLDER = re.compile(r"%(.)", re.DOTALL)
+
+
+@functools.lru_cache(maxsize=512)
+def _numbered(sql: str) -> str:
+    """Django's ``%s`` placeholders as PostgreSQL's ``$n`` (``%%``, a literal percent sign, as ``%``)."""
+    position = 0
+
+    def replace(match: re.Match) -> str:
+        nonlocal position
+        if match.group(1) == "%":
+            return "%"
+        if match.group(1) != "s":
+            raise ValueError(f"unsupported placeholder %{match.group(1)} in {sql[:200]!r}")
+        position += 1
+        return f"${position}"
+
+    return _PLACEHOLDER.sub(replace, sql)
+
+
 _CURSORS_PER_CONNECTION = 256  # the hot path's statements are a few dozen
 
 
-def _raw_cursor(connection: Any, sql: str) -> psycopg.Cursor:
+def _raw_cursor(connection: Any, sql: str) -> psycopg.RawCursor:
     """A plain psycopg cursor of this connection kept for this statement.
 
     A psycopg cursor keeps how to send and read each type of value only while
@@ -71,5 +99,5 @@ def _raw_cursor(connection: Any, sql: str) -> psycopg.Cursor:
         cursors = connection._server_bound_cursors = (pgconn, {})
     raw = cursors[1].get(sql)
     if raw is None or raw.closed:
-        raw = cursors[1][sql] = psycopg.Cursor(pgconn)
+        raw = cursors[1][sql] = psycopg.RawCursor(pgconn)
     return raw

@@ -259,3 +259,65 @@ def test_server_bound_statements_keep_one_cursor_each_per_connection(tenant):
     assert run_server_bound(first, [41], prepare=False) == [(42,)]
     assert connection._server_bound_cursors[1][first] is cursor  # kept: its adapters stay resolved
     assert connection._server_bound_cursors[1][second] is not cursor
+
+
+def _prepared_by_the_fields(entry):
+    import warnings
+
+    from directory.compiled_insert import _columns
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the naive datetime's warning: asserted on our side
+        return [f.get_db_prep_save(f.pre_save(entry, add=True), connection) for f in _columns(type(entry))]
+
+
+def test_row_values_are_what_each_field_would_prepare_whatever_their_types(tenant, monkeypatch):
+    from django.utils import timezone
+
+    from directory.compiled_insert import _values
+    from directory.models import AuditEvent
+    from provisioning.models import ScimRequest
+
+    frozen = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: frozen)  # auto_now fields: the same instant both ways
+    naive = datetime.datetime(2026, 1, 2, 3, 4, 5)
+    rows = [
+        Person(tenant=tenant, user_name="ann@contoso.com", emails=[{"value": "ann@contoso.com"}], version=3),
+        # Values of types the fields convert: an int for a text, a str for a UUID and an integer, a naive datetime.
+        Person(id=str(uuid.uuid4()), tenant_id=tenant.pk, user_name=42, title=None, is_active=1, version="7",
+               last_login=naive, manager_id=str(uuid.uuid4())),
+        AuditEvent(tenant_id=tenant.pk, actor_label="Entra", action="person.updated", details={"a": [1, "ä"]},
+                   source_ip="2001:db8::1", actor_person_id=uuid.uuid4()),
+        ScimRequest(tenant=tenant, received_at=naive, method="GET", path="/scim/Users", status="200",
+                    duration_ms=True, source_ip=None),
+        ScimRequest(tenant=None, received_at=frozen, method="POST", path="/scim/Users", status=201, duration_ms=3),
+    ]
+    for entry in rows:
+        with pytest.warns(RuntimeWarning) if any(v is naive for v in vars(entry).values()) else _no_warning():
+            mine = _values(entry)
+        expected = _prepared_by_the_fields(entry)
+        assert [type(v) for v in mine] == [type(v) for v in expected]
+        assert [getattr(v, "adapted", getattr(v, "obj", v)) for v in mine] \
+            == [getattr(v, "adapted", getattr(v, "obj", v)) for v in expected]
+
+
+def _no_warning():
+    import contextlib
+    import warnings
+
+    @contextlib.contextmanager
+    def strict():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            yield
+
+    return strict()
+
+
+def test_placeholders_are_numbered_for_the_raw_cursor_and_literal_percent_signs_kept():
+    from directory.server_bound_sql import _numbered, run_server_bound
+
+    assert _numbered("SELECT %s, '100%%', %s || '%%x'") == "SELECT $1, '100%', $2 || '%x'"
+    with pytest.raises(ValueError, match="unsupported placeholder"):
+        _numbered("SELECT %(name)s")
+    assert run_server_bound("SELECT %s::text || '%%', %s::int", ["50", 7], prepare=True) == [("50%", 7)]
