@@ -218,6 +218,39 @@ def test_rotation_in_every_worker_new_token_at_once_old_until_its_grace_ends(wor
     assert {request(workers.port, "/scim/Users?count=1", new)[0] for _ in range(20)} == {200}
 
 
+def test_the_threads_of_one_worker_share_the_memory_and_each_hears_a_revocation(transactional_db, settings, tenant):
+    """gunicorn.conf.py's threaded workers: one process, a database connection per thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    port, name = free_port(), f"token-cache-threads-{uuid.uuid4().hex[:8]}"
+    env = app_env(
+        settings, port,
+        DATABASE_URL=f"{database_url_for_subprocess()}?application_name={name}",
+        DATABASE_CONN_MAX_AGE="600", CACHE_KEY_PREFIX=f"test-token-cache-{uuid.uuid4().hex[:8]}",
+        SCIM_AUTH_FAILURES_PER_IP="100000", SCIM_AUTH_FAILURES_PER_PREFIX="100000",
+    )
+    server = Gunicorn(env, port, workers=1)
+    try:
+        server.wait_ready()
+        token = issue_token(tenant)
+
+        def burst() -> set[int]:
+            with ThreadPoolExecutor(8) as pool:  # parallel requests: several of the worker's threads answer
+                return set(pool.map(lambda _: request(port, "/scim/Users?count=1", token)[0], range(80)))
+
+        assert burst() == {200}
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [name])
+            backends = cursor.fetchone()[0]
+        assert backends >= 3, "two request threads or more (and the request-log writer) should hold connections"
+        assert len(server.pids_answering(200, "127.0.0.1")) == 1
+        services.token_revoke(token=the_token(token), actor=Actor.system("test"))
+        time.sleep(DELIVERY)
+        assert burst() == {401}
+    finally:
+        server.stop()
+
+
 # --- The SCIM middleware chain ----------------------------------------------------------
 
 
