@@ -180,6 +180,23 @@ def state_from_document(doc: dict) -> dict:
     return state
 
 
+def _keys(container: Any) -> dict[str, Any]:
+    """``container``'s values by lower-cased key (attribute names are case-insensitive, RFC 7643 §2.1);
+    the first spelling wins, as in ``_get``. Built once per object instead of a scan per attribute."""
+    index: dict[str, Any] = {}
+    if isinstance(container, dict):
+        for key, value in container.items():
+            index.setdefault(key.lower() if isinstance(key, str) else key, value)
+    return index
+
+
+# (attribute, its name lower-cased) for the loops below, computed once.
+_SIMPLE_USER_KEYS = [(a, a.name.lower()) for a in _SIMPLE_USER_ATTRS if a.name != "userName" and a.field]
+_NAME_KEYS = [(a, a.name.lower()) for a in _NAME.sub_attributes]
+_MULTI_USER_KEYS = [(a, a.name.lower()) for a in _MULTI_USER_ATTRS]
+_ENTERPRISE_KEYS = [(a, a.name.lower()) for a in _ENTERPRISE_SIMPLE]
+
+
 def changes_from_state(state: dict, *, replace: bool) -> dict[str, Any]:
     """Directory field values for a SCIM state. ``replace`` clears what is absent (PUT)."""
     changes: dict[str, Any] = {}
@@ -188,16 +205,15 @@ def changes_from_state(state: dict, *, replace: bool) -> dict[str, Any]:
         if present or replace:
             changes[field] = value
 
-    user_name = _get(state, "userName")
+    core = _keys(state)
+    user_name = core.get("username")
     if not isinstance(user_name, str) or not user_name.strip():
         raise errors.bad_request("userName is required and must be a non-empty string.")
     changes["user_name"] = user_name
-    put("external_id", _has(state, "externalId"), _check_string("externalId", _get(state, "externalId")))
-    for attr in _SIMPLE_USER_ATTRS:
-        if attr.name in ("userName",) or not attr.field:
-            continue
-        present = _has(state, attr.name)
-        value = _get(state, attr.name)
+    put("external_id", "externalid" in core, _check_string("externalId", core.get("externalid")))
+    for attr, key in _SIMPLE_USER_KEYS:
+        present = key in core
+        value = core.get(key)
         if attr.type == "boolean":
             if present and value is not None:
                 changes[attr.field] = compat.coerce_boolean(value, attr.name)
@@ -205,24 +221,23 @@ def changes_from_state(state: dict, *, replace: bool) -> dict[str, Any]:
                 changes[attr.field] = True  # active defaults to true (RFC 7643 §4.1.1)
             continue
         put(attr.field, present, _check_string(attr.name, compat.unwrap_single_value(value)))
-    name = _get(state, "name")
+    name = core.get("name")
     if name is not None and not isinstance(name, dict):
         raise errors.bad_request("name must be an object.")
-    for sub in _NAME.sub_attributes:
-        present = isinstance(name, dict) and _has(name, sub.name)
-        put(sub.field or "", present, _check_string(f"name.{sub.name}", _get(name, sub.name) if name else None))
-    for attr in _MULTI_USER_ATTRS:
-        present = _has(state, attr.name)
-        put(attr.field or "", present, _clean_elements(attr, _get(state, attr.name)))
+    name_keys = _keys(name)
+    for sub, key in _NAME_KEYS:
+        put(sub.field or "", key in name_keys, _check_string(f"name.{sub.name}", name_keys.get(key)))
+    for attr, key in _MULTI_USER_KEYS:
+        put(attr.field or "", key in core, _clean_elements(attr, core.get(key)))
     enterprise = state.get(ENTERPRISE_SCHEMA)
     if enterprise is not None and not isinstance(enterprise, dict):
         raise errors.bad_request(f"{ENTERPRISE_SCHEMA} must be an object.")
-    enterprise = enterprise or {}
-    for attr in _ENTERPRISE_SIMPLE:
-        put(attr.field or "", _has(enterprise, attr.name),
-            _check_string(attr.name, compat.unwrap_single_value(_get(enterprise, attr.name))))
-    if _has(enterprise, "manager") or replace:
-        manager = compat.manager_id_from(_get(enterprise, "manager"))
+    extension = _keys(enterprise)
+    for attr, key in _ENTERPRISE_KEYS:
+        put(attr.field or "", key in extension,
+            _check_string(attr.name, compat.unwrap_single_value(extension.get(key))))
+    if "manager" in extension or replace:
+        manager = compat.manager_id_from(extension.get("manager"))
         if manager is not None:
             try:
                 manager = uuid.UUID(manager)
