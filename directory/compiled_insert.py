@@ -26,7 +26,7 @@ M = TypeVar("M", bound=Model)
 
 
 @functools.cache
-def _columns(model: type[Model]) -> list[Any]:
+def insert_columns(model: type[Model]) -> list[Any]:
     # Every column but one the database fills in (an auto-increment key); a key
     # chosen in Python (a person's UUID) is sent like any other value.
     return [f for f in model._meta.concrete_fields if not getattr(f, "db_returning", False)]
@@ -35,7 +35,7 @@ def _columns(model: type[Model]) -> list[Any]:
 @functools.cache
 def insert_sql(model: type[Model]) -> str:
     quote = connection.ops.quote_name
-    columns = _columns(model)
+    columns = insert_columns(model)
     # Names from the model's own metadata; every value is a parameter.
     return (
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) "  # noqa: S608
@@ -54,7 +54,7 @@ def instance_insert(entry: M, *, preamble: str = "") -> M:
         entry.save(force_insert=True)
         return entry
     model = type(entry)
-    entry.pk = run_server_bound(insert_sql(model), _values(entry), prepare=True, preamble=preamble)[0][0]
+    entry.pk = run_server_bound(insert_sql(model), row_values(entry), prepare=True, preamble=preamble)[0][0]
     _saved(entry)
     return entry
 
@@ -74,7 +74,7 @@ def insert_with_event(entry: Model, event: Model) -> None:
             instance_insert(event)
         return
     sql = _together_sql(type(entry), type(event))
-    event.pk = run_server_bound(sql, _values(entry) + _values(event), prepare=True)[0][0]
+    event.pk = run_server_bound(sql, row_values(entry) + row_values(event), prepare=True)[0][0]
     _saved(entry)
     _saved(event)
 
@@ -102,9 +102,9 @@ def copy_insert(model: type[M], entries: list[M], *, asynchronous_commit: bool =
     if connection.in_atomic_block:
         raise RuntimeError("copy_insert commits on its own: not inside a transaction")
     quote = connection.ops.quote_name
-    columns = _columns(model)
+    columns = insert_columns(model)
     sql = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) FROM STDIN"
-    rows = [_values(entry) for entry in entries]
+    rows = [row_values(entry) for entry in entries]
     with connection.cursor() as wrapper:  # Django's: connects, health-checks, translates errors
         pgconn = wrapper.cursor.connection
         with connection.wrap_database_errors, pgconn.transaction(), pgconn.cursor() as cursor:
@@ -128,7 +128,7 @@ _PASSED_THROUGH: dict[type[Field], tuple[type, ...]] = {
     models.TextField: (str,),
     models.BooleanField: (bool,),
     models.UUIDField: (uuid.UUID,),
-    # An aware datetime only (checked in _values): a naive one is made aware, with a warning.
+    # An aware datetime only (checked in row_values): a naive one is made aware, with a warning.
     models.DateTimeField: (datetime.datetime,),
 }
 
@@ -137,7 +137,7 @@ _PASSED_THROUGH: dict[type[Field], tuple[type, ...]] = {
 def _preparers(model: type[Model]) -> list[tuple[Field, str, bool, tuple[type, ...], bool]]:
     """Per column: the field, its attribute, whether ``pre_save`` does more than read it, the types passed through."""
     preparers = []
-    for field in _columns(model):
+    for field in insert_columns(model):
         target = field.target_field if field.is_relation else field
         passed = _PASSED_THROUGH.get(type(target), ()) if type(field) in (*_PASSED_THROUGH, models.ForeignKey) else ()
         reads_only = type(field).pre_save is Field.pre_save or (
@@ -147,7 +147,7 @@ def _preparers(model: type[Model]) -> list[tuple[Field, str, bool, tuple[type, .
     return preparers
 
 
-def _values(entry: Model) -> list[Any]:
+def row_values(entry: Model) -> list[Any]:
     """The row's values exactly as ``Model.save()`` would send them (``pre_save``, then ``get_db_prep_save``)."""
     values = []
     for field, attname, computed, passed, aware in _preparers(type(entry)):

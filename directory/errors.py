@@ -23,3 +23,12 @@ class InvalidValue(DirectoryError):
 class LastAdminError(DirectoryError):
     def __init__(self) -> None:
         super().__init__("The last admin of a tenant cannot lose the admin role.")
+
+
+class StaleWrite(DirectoryError):
+    """The record changed (or went) after the caller read it; nothing was written, read it again."""
+
+    def __init__(self, kind: str, pk: object) -> None:
+        self.kind = kind
+        self.pk = pk
+        super().__init__(f"The {kind} {pk} changed while this change was being made.")

@@ -18,7 +18,7 @@ import secrets
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, ParamSpec, TypeVar
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
@@ -28,8 +28,8 @@ from django.utils import timezone
 
 from directory.audit import Actor, audit_event_build, audit_event_record
 from directory.compiled_insert import insert_with_event, instance_insert
-from directory.compiled_update import instance_update
-from directory.errors import InvalidValue, LastAdminError, UniquenessConflict
+from directory.compiled_update import instance_update, update_with_events
+from directory.errors import InvalidValue, LastAdminError, StaleWrite, UniquenessConflict
 from directory.models import AuditEvent, Group, Membership, Person, Source, Tenant
 
 _JOIN_CALLER = contextvars.ContextVar("directory_services_join_caller", default=False)
@@ -44,6 +44,15 @@ def single_transaction() -> Iterator[None]:
             yield
     finally:
         _JOIN_CALLER.reset(token)
+
+
+def _own_statement() -> AbstractContextManager[Any]:
+    """Around a write that is one statement: nothing in autocommit (the statement is its own
+    transaction), a savepoint inside a caller's transaction, so that a refused write leaves the
+    caller's transaction usable (none inside ``single_transaction()``, as for ``service_atomic``)."""
+    if connection.in_atomic_block:
+        return transaction.atomic(savepoint=not _JOIN_CALLER.get())
+    return nullcontext()
 
 
 def service_atomic(func: Callable[P, R]) -> Callable[P, R]:
@@ -161,10 +170,10 @@ def person_create(
     try:
         insert_with_event(person, audit_event_build(**_person_created_event(person, tenant, actor, source, values)))
     except IntegrityError as exc:
-        # unique_violation: the userName is taken (SQLite, the demo, names no code: nothing else can fail there)
-        if connection.vendor != "postgresql" or getattr(exc.__cause__, "sqlstate", None) == "23505":
-            raise UniquenessConflict("userName", user_name) from None
-        raise
+        error = _person_write_error(exc, user_name, None)
+        if error is exc:
+            raise
+        raise error from None
     return person
 
 
@@ -266,49 +275,103 @@ def person_bulk_create(
     return created
 
 
-@service_atomic
-def person_update(*, person: Person, actor: Actor, changes: Mapping[str, Any]) -> Person:
-    """Apply ``changes`` (attribute → new value); records only what really changed."""
+def person_update(
+    *, person: Person, actor: Actor, changes: Mapping[str, Any], expected_version: int | None = None
+) -> Person:
+    """Apply ``changes`` (attribute → new value); records only what really changed.
+
+    ``expected_version``: the version ``person`` was read at by a caller that
+    holds no lock on it (the SCIM PATCH). The change and its audit events are
+    then written in one statement, and only if the row is still at that
+    version; otherwise nothing is written and ``StaleWrite`` tells the caller
+    to read again. Without it the caller is expected to hold the row locked
+    (``select_for_update``) or to accept the last write winning.
+    """
     if "user_name" in changes:
         changes = {**changes, "user_name": canonical_user_name(changes["user_name"])}
     _validate_person_values(changes)
-    if "manager_id" in changes:
-        _check_manager(person.tenant_id, person.pk, changes["manager_id"])
+    if expected_version is None or person._password is not None:
+        return _person_update(person=person, actor=actor, changes=changes)
+    diff, update_fields = _person_apply(person, changes)
+    if not diff:
+        return person
+    try:
+        with _own_statement():
+            events = [audit_event_build(**fields) for fields in _person_update_events(person, actor, diff)]
+            written = update_with_events(person, update_fields, events, version_was=expected_version)
+    except IntegrityError as exc:
+        error = _person_write_error(exc, person.user_name, changes.get("manager_id"))
+        if error is exc:
+            raise
+        raise error from None
+    if not written:
+        raise StaleWrite("person", person.pk)
+    return person
+
+
+@service_atomic
+def _person_update(*, person: Person, actor: Actor, changes: Mapping[str, Any]) -> Person:
+    diff, update_fields = _person_apply(person, changes)
+    if not diff:
+        return person
+    try:
+        # A password set on this instance goes through save(): it also tells the password validators.
+        if person._password is None:
+            instance_update(person, update_fields)  # a prebuilt UPDATE
+        else:
+            person.save(update_fields=update_fields)
+    except IntegrityError:
+        raise UniquenessConflict("userName", changes.get("user_name", person.user_name)) from None
+    for fields in _person_update_events(person, actor, diff):
+        audit_event_record(**fields)
+    return person
+
+
+def _person_apply(person: Person, changes: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Set what differs on ``person``: (old and new value per changed attribute, the columns to write)."""
     diff: dict[str, dict[str, Any]] = {}
     for name, new in changes.items():
         old = getattr(person, name)
         if _jsonable(old) != _jsonable(new) or (name == "manager_id" and str(old) != str(new)):
             diff[name] = {"old": _jsonable(old), "new": _jsonable(new)}
-            setattr(person, name, new)
+    if "manager_id" in diff:  # an unchanged manager was checked when it was set
+        _check_manager(person.tenant_id, person.pk, changes["manager_id"])
+    for name in diff:
+        setattr(person, name, changes[name])
     if not diff:
-        return person
-    if "emails" in diff:
-        person.work_email = _work_email(person.emails)
+        return diff, []
     person.version = (person.version or 0) + 1
     update_fields = [*diff, "version", "last_modified"]
     if "emails" in diff:
+        person.work_email = _work_email(person.emails)
         update_fields.append("work_email")
-    try:
-        # A password set on this instance goes through save(): it also tells the password validators.
-        if person._password is None:
-            instance_update(person, update_fields)  # the SCIM PATCH path: a prebuilt UPDATE
-        else:
-            person.save(update_fields=update_fields)
-    except IntegrityError:
-        raise UniquenessConflict("userName", changes.get("user_name", person.user_name)) from None
-    active_change = diff.pop("is_active", None)
-    if diff:
-        audit_event_record(
-            tenant=person.tenant_id, actor=actor, action="person.updated", target_type="person",
-            target_id=person.pk, target_label=person.user_name, details={"changes": diff},
-        )
-    if active_change is not None:
-        audit_event_record(
-            tenant=person.tenant_id, actor=actor,
-            action="person.reactivated" if active_change["new"] else "person.deactivated",
-            target_type="person", target_id=person.pk, target_label=person.user_name,
-        )
-    return person
+    return diff, update_fields
+
+
+def _person_update_events(person: Person, actor: Actor, diff: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The audit events of one update (``audit_event_build``'s arguments): the attributes changed,
+    then a deactivation or reactivation."""
+    common = {"tenant": person.tenant_id, "actor": actor, "target_type": "person", "target_id": person.pk,
+              "target_label": person.user_name}
+    events = []
+    changed = {name: change for name, change in diff.items() if name != "is_active"}
+    if changed:
+        events.append({"action": "person.updated", "details": {"changes": changed}, **common})
+    if "is_active" in diff:
+        action = "person.reactivated" if diff["is_active"]["new"] else "person.deactivated"
+        events.append({"action": action, **common})
+    return events
+
+
+def _person_write_error(exc: IntegrityError, user_name: str, manager_id: Any) -> Exception:
+    """The directory error for a refused single-statement write (no transaction around it), else ``exc``."""
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    # unique_violation: the userName is taken (SQLite, the demo, names no code: nothing else can fail there)
+    if sqlstate == "23505" or connection.vendor != "postgresql":
+        return UniquenessConflict("userName", user_name)
+    if sqlstate == "23503" and manager_id is not None:  # foreign_key_violation: the manager went after the check
+        return InvalidValue("manager", f"no person with id {manager_id} in this directory")
+    return exc
 
 
 def person_deactivate(*, person: Person, actor: Actor) -> Person:

@@ -45,14 +45,32 @@ def test_a_failed_scim_create_leaves_no_person_and_no_event(scim, tenant, fail_a
     assert AuditEvent.objects.count() == events
 
 
+@pytest.fixture
+def unwritable_events(monkeypatch):
+    """Call to make the database refuse every update's audit event (a value too long for its column)."""
+    real = services.audit_event_build
+
+    def too_long(**kwargs):
+        return real(**{**kwargs, "target_type": "x" * 500})
+
+    return lambda: monkeypatch.setattr(services, "audit_event_build", too_long)
+
+
 @pytest.mark.django_db
-def test_a_failed_scim_deactivation_leaves_the_person_active(scim, tenant, fail_audit):
+@pytest.mark.parametrize("path", ["optimistic", "locked"])
+def test_a_failed_scim_deactivation_leaves_the_person_active(scim, tenant, unwritable_events, fail_audit,
+                                                            monkeypatch, path):
     created = scim.post("/v2/Users", USER).json()
-    fail_audit()
+    if path == "locked":  # as if another write came first: the PATCH runs again under a row lock
+        monkeypatch.setattr(services, "update_with_events", lambda *args, **kwargs: False)
+        fail_audit()  # there the event is written after the change, in the same transaction
+    else:
+        unwritable_events()  # here both are one statement
     scim.client.raise_request_exception = False
     events = AuditEvent.objects.count()
     assert scim.patch(f"/v2/Users/{created['id']}", DEACTIVATE).status_code >= 500
-    assert Person.objects.get(pk=created["id"]).is_active
+    person = Person.objects.get(pk=created["id"])
+    assert person.is_active and person.version == 1
     assert AuditEvent.objects.count() == events
 
 

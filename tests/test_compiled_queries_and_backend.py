@@ -264,17 +264,17 @@ def test_server_bound_statements_keep_one_cursor_each_per_connection(tenant):
 def _prepared_by_the_fields(entry):
     import warnings
 
-    from directory.compiled_insert import _columns
+    from directory.compiled_insert import insert_columns
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the naive datetime's warning: asserted on our side
-        return [f.get_db_prep_save(f.pre_save(entry, add=True), connection) for f in _columns(type(entry))]
+        return [f.get_db_prep_save(f.pre_save(entry, add=True), connection) for f in insert_columns(type(entry))]
 
 
 def test_row_values_are_what_each_field_would_prepare_whatever_their_types(tenant, monkeypatch):
     from django.utils import timezone
 
-    from directory.compiled_insert import _values
+    from directory.compiled_insert import row_values
     from directory.models import AuditEvent
     from provisioning.models import ScimRequest
 
@@ -294,7 +294,7 @@ def test_row_values_are_what_each_field_would_prepare_whatever_their_types(tenan
     ]
     for entry in rows:
         with pytest.warns(RuntimeWarning) if any(v is naive for v in vars(entry).values()) else _no_warning():
-            mine = _values(entry)
+            mine = row_values(entry)
         expected = _prepared_by_the_fields(entry)
         assert [type(v) for v in mine] == [type(v) for v in expected]
         assert [getattr(v, "adapted", getattr(v, "obj", v)) for v in mine] \

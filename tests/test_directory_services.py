@@ -4,7 +4,7 @@ import pytest
 
 from directory import services
 from directory.audit import Actor
-from directory.errors import InvalidValue, LastAdminError
+from directory.errors import InvalidValue, LastAdminError, StaleWrite, UniquenessConflict
 from directory.models import AuditEvent, Group, Membership
 from tests.conftest import make_person
 
@@ -140,3 +140,40 @@ def test_people_created_without_a_password_cannot_sign_in_and_never_share_a_stor
         assert not person.check_password("") and not person.check_password(person.password)
         assert person.password.startswith("!") and len(person.password) == 41
     assert len({p.password for p in people}) == 3
+
+
+@pytest.mark.django_db
+def test_an_optimistic_update_writes_only_over_the_version_it_read(tenant):
+    person = make_person(tenant, "bob@acme.example", title="Engineer")
+    services.person_update(person=person, actor=ACTOR, changes={"title": "Manager", "is_active": False},
+                           expected_version=1)
+    stored = type(person).objects.get(pk=person.pk)
+    assert (stored.title, stored.is_active, stored.version) == ("Manager", False, 2)
+    actions = list(AuditEvent.objects.filter(target_id=str(person.pk)).order_by("id").values_list("action", "details"))
+    assert actions[1:] == [("person.updated", {"changes": {"title": {"old": "Engineer", "new": "Manager"}}}),
+                           ("person.deactivated", {})]
+    # A caller still holding version 1 (somebody wrote in between): refused, nothing written.
+    stale = type(person).objects.get(pk=person.pk)
+    stale.version = 1
+    count = AuditEvent.objects.count()
+    with pytest.raises(StaleWrite):
+        services.person_update(person=stale, actor=ACTOR, changes={"title": "Director"}, expected_version=1)
+    stored = type(person).objects.get(pk=person.pk)
+    assert (stored.title, stored.version) == ("Manager", 2) and AuditEvent.objects.count() == count
+    # A deleted person: refused the same way.
+    type(person).objects.filter(pk=person.pk).delete()
+    with pytest.raises(StaleWrite):
+        services.person_update(person=stored, actor=ACTOR, changes={"title": "Ghost"}, expected_version=2)
+
+
+@pytest.mark.django_db
+def test_an_optimistic_update_refused_by_the_database_leaves_the_callers_transaction_usable(tenant):
+    make_person(tenant, "taken@acme.example")
+    person = make_person(tenant, "bob@acme.example")
+    count = AuditEvent.objects.count()
+    with pytest.raises(UniquenessConflict):
+        services.person_update(person=person, actor=ACTOR, changes={"user_name": "TAKEN@acme.example"},
+                               expected_version=1)
+    # Still inside the test's transaction: it must not have been aborted.
+    assert type(person).objects.get(pk=person.pk).user_name == "bob@acme.example"
+    assert AuditEvent.objects.count() == count

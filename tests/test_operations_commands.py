@@ -142,6 +142,18 @@ read = client.get(f"/scim/Users/{uid}")
 patched = client.patch(f"/scim/Users/{uid}", json.dumps({
     "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
     "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}), content_type=scim)
+from directory import services
+from directory.audit import Actor
+from directory.errors import StaleWrite
+from directory.models import Person
+person = Person.objects.get(pk=uid)
+try:  # an optimistic write from a stale read: refused, nothing written
+    services.person_update(person=person, actor=Actor.system("test"), changes={"title": "Stale"},
+                           expected_version=person.version - 1)
+    stale_refused = False
+except StaleWrite:
+    stale_refused = True
+stale_title = Person.objects.get(pk=uid).title
 deleted = client.delete(f"/scim/Users/{uid}")
 from directory.models import AuditEvent
 from provisioning.models import ScimRequest
@@ -149,7 +161,7 @@ print(json.dumps({
     "statuses": [created.status_code, again.status_code, read.status_code, patched.status_code, deleted.status_code],
     "again": again.json().get("scimType"),
     "found": found["totalResults"], "active": patched.json()["active"],
-    "log_rows": ScimRequest.objects.count(),
+    "log_rows": ScimRequest.objects.count(), "stale_refused": stale_refused, "stale_title": stale_title,
     "audited": sorted(set(AuditEvent.objects.values_list("action", flat=True))),
 }))
 '''
@@ -173,4 +185,5 @@ def test_the_scim_endpoint_works_on_the_demo_database(tmp_path):
     assert outcome["again"] == "uniqueness"
     assert outcome["found"] == 1 and outcome["active"] is False
     assert outcome["log_rows"] == 6
+    assert outcome["stale_refused"] is True and outcome["stale_title"] is None
     assert {"person.created", "person.deactivated", "person.deleted"} <= set(outcome["audited"])

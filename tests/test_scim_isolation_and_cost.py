@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from directory.models import Group, Membership, Person
-from tests.conftest import issue_token, make_tenant
+from directory.models import AuditEvent, Group, Membership, Person
+from tests.conftest import issue_token, make_person, make_tenant
 from tests.entra import requests as entra
 
 
@@ -197,3 +197,41 @@ def test_parallel_renames_to_one_name_one_wins(live_server):
         statuses = sorted(pool.map(lambda gid: _request(f"{base}/{gid}", token, "PATCH", rename), [g1, g2]))
     assert statuses == [204, 409]
     assert Group.objects.filter(tenant=tenant, display_name="Same").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_patches_of_one_user_lose_nothing(live_server):
+    """User PATCHes are written without a lock when nobody else wrote the user in between
+    (directory.services.person_update, expected_version); each one that lost the race runs
+    again under a row lock, so every Add lands, once."""
+    tenant = make_tenant("race", "Race Inc")
+    token = issue_token(tenant)
+    base = live_server.url + "/scim/Users"
+    uid = str(make_person(tenant, "pat@contoso.com", password=None).pk)
+
+    def add_number(i: int) -> int:
+        return _request(f"{base}/{uid}", token, "PATCH", {"schemas": [entra.PATCH_OP], "Operations": [
+            {"op": "Add", "path": "phoneNumbers", "value": [{"type": "other", "value": f"+1 555 0100 {i:03d}"}]}]})
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(add_number, range(40)))
+    assert statuses == [200] * 40
+    person = Person.objects.get(pk=uid)
+    assert sorted(p["value"] for p in person.phone_numbers) == [f"+1 555 0100 {i:03d}" for i in range(40)]
+    assert person.version == 41
+    assert AuditEvent.objects.filter(target_id=uid, action="person.updated").count() == 40
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_renames_of_two_users_to_one_name_one_wins(live_server):
+    tenant = make_tenant("race", "Race Inc")
+    token = issue_token(tenant)
+    base = live_server.url + "/scim/Users"
+    ids = [str(make_person(tenant, f"u{i}@contoso.com", password=None).pk) for i in range(2)]
+    rename = {"schemas": [entra.PATCH_OP], "Operations": [
+        {"op": "Replace", "path": "userName", "value": "same@contoso.com"}]}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        statuses = sorted(pool.map(lambda uid: _request(f"{base}/{uid}", token, "PATCH", rename), ids))
+    assert statuses == [200, 409]
+    assert Person.objects.filter(tenant=tenant, user_name="same@contoso.com").count() == 1
+    assert AuditEvent.objects.filter(action="person.updated", target_label="same@contoso.com").count() == 1

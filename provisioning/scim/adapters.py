@@ -290,6 +290,9 @@ class ScimUser(ResourceMeta, scim_adapters.SCIMUser):
         self._state: dict | None = None
         self._replace = False
         self._groups = groups
+        # Set by a caller that read ``obj`` without locking it: save() then writes only
+        # if the row is still at this version (directory.services.person_update).
+        self.expected_version: int | None = None
 
     def groups_list(self) -> list[dict]:
         groups = self._groups
@@ -347,7 +350,8 @@ class ScimUser(ResourceMeta, scim_adapters.SCIMUser):
                     tenant=self.request.tenant, actor=actor, user_name=user_name, source=Source.SCIM, **changes
                 )
             else:
-                self.obj = services.person_update(person=self.obj, actor=actor, changes=changes)
+                self.obj = services.person_update(person=self.obj, actor=actor, changes=changes,
+                                                  expected_version=self.expected_version)
         except (UniquenessConflict, InvalidValue, LastAdminError) as exc:
             raise _translate(exc) from None
 

@@ -26,6 +26,7 @@ from django_scim import exceptions as scim_exceptions
 from django_scim import views as scim_views
 
 from directory.compiled_query import CompiledQuery
+from directory.errors import StaleWrite
 from directory.models import Group, Membership, Person
 from directory.selectors import as_uuid
 from directory.services import single_transaction
@@ -329,11 +330,34 @@ class ResourceView(ScimViewMixin, ABC):
         operations = next((v for k, v in body.items() if k.lower() == "operations"), None)
         if schemas is not None and not isinstance(schemas, list):
             raise errors.bad_request("schemas must be a list.", ScimType.INVALID_SYNTAX)
-        with single_transaction():
-            adapter = self.adapter(self.locked_object(), request=request)
-            adapter.handle_operations(operations)
-            adapter.save()
+        adapter = self.optimistic_patch(operations)
+        if adapter is None:
+            with single_transaction():
+                adapter = self.adapter(self.locked_object(), request=request)
+                adapter.handle_operations(operations)
+                adapter.save()
         return self.patched(adapter)
+
+    def optimistic_patch(self, operations: Any) -> Any:
+        """The PATCH written without a transaction or a lock, or None: take the locked path.
+
+        A user's PATCH (Entra's incremental cycle) reads the user, applies the
+        operations and writes the change with its audit events in one
+        statement that succeeds only if nobody wrote the user in between.
+        When somebody did, nothing was written and the PATCH runs again under
+        a row lock, so it is applied once, to the current user. Groups (whose
+        member changes span many rows) always take the locked path.
+        """
+        if self.model is not Person:
+            return None
+        adapter = self.adapter(self.get_object(), request=self.request)
+        adapter.handle_operations(operations)
+        adapter.expected_version = adapter.obj.version
+        try:
+            adapter.save()
+        except StaleWrite:
+            return None
+        return adapter
 
     def delete(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.require_id(kwargs)
