@@ -15,7 +15,8 @@ from __future__ import annotations
 import datetime
 import functools
 import uuid
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
 
 from django.db import connection, models, transaction
 from django.db.models import Field, Model
@@ -119,43 +120,65 @@ def copy_insert(model: type[M], entries: list[M], *, asynchronous_commit: bool =
 # Field classes whose preparation for the database returns a value of these
 # exact types unchanged (Django's own classes only, not subclasses, which may
 # override it): such a value skips the field's method calls, the largest part
-# of building a row. Anything else (None included only where listed, JSON,
-# addresses, a str in a UUID field) takes the field's own path. Integers are
-# not listed: Django sends them as psycopg's Int2/Int4/Int8, the column's
-# exact type, which keeps a prepared statement's parameter types stable.
+# of building a row. Anything else (None, JSON, addresses, a str in a UUID
+# field) takes the field's own path.
 _PASSED_THROUGH: dict[type[Field], tuple[type, ...]] = {
     models.CharField: (str,),
     models.TextField: (str,),
     models.BooleanField: (bool,),
     models.UUIDField: (uuid.UUID,),
+    # Auto-increment keys (and foreign keys to them) go as plain ints, unlike other integers.
+    models.SmallAutoField: (int,),
+    models.AutoField: (int,),
+    models.BigAutoField: (int,),
     # An aware datetime only (checked in row_values): a naive one is made aware, with a warning.
     models.DateTimeField: (datetime.datetime,),
 }
+# Integer columns: an int is wrapped as Django wraps it (psycopg's Int2/Int4/Int8
+# for the column's exact type, which keeps a prepared statement's parameter types stable).
+_INTEGERS = (
+    models.SmallIntegerField, models.IntegerField, models.BigIntegerField, models.PositiveSmallIntegerField,
+    models.PositiveIntegerField, models.PositiveBigIntegerField,
+)
+
+
+class _Preparer(NamedTuple):
+    field: Field
+    attname: str
+    computed: bool  # pre_save does more than read the attribute (auto_now)
+    passed: tuple[type, ...]  # value types taken as they are (or wrapped)
+    wrap: Callable[[Any], Any] | None
+    aware: bool  # a datetime column: only an aware datetime is taken as it is
 
 
 @functools.cache
-def _preparers(model: type[Model]) -> list[tuple[Field, str, bool, tuple[type, ...], bool]]:
-    """Per column: the field, its attribute, whether ``pre_save`` does more than read it, the types passed through."""
+def _preparers(model: type[Model]) -> list[_Preparer]:
     preparers = []
     for field in insert_columns(model):
         target = field.target_field if field.is_relation else field
-        passed = _PASSED_THROUGH.get(type(target), ()) if type(field) in (*_PASSED_THROUGH, models.ForeignKey) else ()
+        own_class = type(field) in (*_PASSED_THROUGH, *_INTEGERS, models.ForeignKey)
+        passed, wrap = _PASSED_THROUGH.get(type(target), ()), None
+        if type(target) in _INTEGERS:
+            passed, wrap = (int,), connection.ops.integerfield_type_map[target.get_internal_type()]
         reads_only = type(field).pre_save is Field.pre_save or (
             type(field) is models.DateTimeField and not (field.auto_now or field.auto_now_add)
         )
-        preparers.append((field, field.attname, not reads_only, passed, type(target) is models.DateTimeField))
+        preparers.append(_Preparer(field, field.attname, not reads_only, passed if own_class else (), wrap,
+                                   type(target) is models.DateTimeField))
     return preparers
 
 
 def row_values(entry: Model) -> list[Any]:
     """The row's values exactly as ``Model.save()`` would send them (``pre_save``, then ``get_db_prep_save``)."""
     values = []
-    for field, attname, computed, passed, aware in _preparers(type(entry)):
+    for field, attname, computed, passed, wrap, aware in _preparers(type(entry)):
         value = field.pre_save(entry, add=True) if computed else getattr(entry, attname)
-        if type(value) in passed and not (aware and value.tzinfo is None):
-            values.append(value)
-        else:
+        if type(value) not in passed or (aware and value.tzinfo is None):
             values.append(field.get_db_prep_save(value, connection))
+        elif wrap is not None:
+            values.append(wrap(value))
+        else:
+            values.append(value)
     return values
 
 
