@@ -308,7 +308,7 @@ class ResourceView(ScimViewMixin, ABC):
         if kwargs.get(self.lookup_url_kwarg):
             raise errors.ScimError(405, "POST is not supported on a single resource.")
         body = self.load_body(request.body)
-        adapter = self.adapter(self.model(tenant=request.tenant), request=request)
+        adapter = self.adapter(None, request=request)  # a new resource: save() creates it
         adapter.from_dict(body)  # records the document; no query
         adapter.save()  # one service call, itself atomic: no outer transaction, no savepoint round trips
         request.scim_resource_id = adapter.id
