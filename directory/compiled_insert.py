@@ -173,7 +173,9 @@ def row_values(entry: Model) -> list[Any]:
     values = []
     for field, attname, computed, passed, wrap, aware in _preparers(type(entry)):
         value = field.pre_save(entry, add=True) if computed else getattr(entry, attname)
-        if type(value) not in passed or (aware and value.tzinfo is None):
+        if value is None and passed:  # every class listed sends None as NULL
+            values.append(None)
+        elif type(value) not in passed or (aware and value.tzinfo is None):
             values.append(field.get_db_prep_save(value, connection))
         elif wrap is not None:
             values.append(wrap(value))

@@ -291,6 +291,11 @@ def test_row_values_are_what_each_field_would_prepare_whatever_their_types(tenan
         ScimRequest(tenant=tenant, received_at=naive, method="GET", path="/scim/Users", status="200",
                     duration_ms=True, source_ip=None),
         ScimRequest(tenant=None, received_at=frozen, method="POST", path="/scim/Users", status=201, duration_ms=3),
+        # None in every kind of column, nullable or not (refused by the database, not here, as by save()).
+        ScimRequest(tenant=None, integration=None, received_at=None, method=None, path=None, status=None,
+                    duration_ms=None, source_ip=None, request_body=None),
+        Person(tenant_id=tenant.pk, user_name="n@contoso.com", id=None, is_active=None, title=None, emails=None,
+               last_login=None, manager_id=None, version=None),
     ]
     for entry in rows:
         with pytest.warns(RuntimeWarning) if any(v is naive for v in vars(entry).values()) else _no_warning():
