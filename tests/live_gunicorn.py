@@ -29,12 +29,14 @@ def app_env(settings, port: int, **overrides: str) -> dict[str, str]:
 
 
 class Gunicorn:
-    def __init__(self, env: dict[str, str], port: int, *, workers: int) -> None:
+    def __init__(self, env: dict[str, str], port: int, *, workers: int, options: tuple[str, ...] = ()) -> None:
+        """Production's gunicorn.conf.py (read from ROOT), with ``workers`` and any further ``options``."""
         self.port = port
         self.lines: list[str] = []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "spaceiq_site.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-             "--access-logfile", "-", "--access-logformat", "access %(p)s %(s)s %(h)s", "--timeout", "60"],
+             "--access-logfile", "-", "--access-logformat", "access %(p)s %(s)s %(h)s", "--timeout", "60",
+             *options],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         threading.Thread(target=self._pump, daemon=True).start()

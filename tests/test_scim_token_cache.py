@@ -219,7 +219,8 @@ def test_rotation_in_every_worker_new_token_at_once_old_until_its_grace_ends(wor
 
 
 def test_the_threads_of_one_worker_share_the_memory_and_each_hears_a_revocation(transactional_db, settings, tenant):
-    """gunicorn.conf.py's threaded workers: one process, a database connection per thread."""
+    """Threaded workers (gunicorn.conf.py says how to switch to them): one process, a database
+    connection per thread, one token memory for all of them."""
     from concurrent.futures import ThreadPoolExecutor
 
     port, name = free_port(), f"token-cache-threads-{uuid.uuid4().hex[:8]}"
@@ -229,7 +230,7 @@ def test_the_threads_of_one_worker_share_the_memory_and_each_hears_a_revocation(
         DATABASE_CONN_MAX_AGE="600", CACHE_KEY_PREFIX=f"test-token-cache-{uuid.uuid4().hex[:8]}",
         SCIM_AUTH_FAILURES_PER_IP="100000", SCIM_AUTH_FAILURES_PER_PREFIX="100000",
     )
-    server = Gunicorn(env, port, workers=1)
+    server = Gunicorn(env, port, workers=1, options=("--worker-class", "gthread", "--threads", "4"))
     try:
         server.wait_ready()
         token = issue_token(tenant)
