@@ -4,10 +4,11 @@ import json
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import pytest
 
-from directory.models import AuditEvent, Group, Membership, Person
+from directory.models import AuditEvent, Group, Membership, Person, Tenant
 from tests.conftest import issue_token, make_person, make_tenant
 from tests.entra import requests as entra
 
@@ -152,22 +153,33 @@ def _request(url: str, token: str, method: str, body: dict | None = None) -> int
         return exc.code
 
 
-@pytest.mark.django_db(transaction=True)
-def test_parallel_creates_of_one_user_name_make_exactly_one(live_server):
+@dataclass
+class Race:
+    """A tenant of its own on the live server, its token, and the SCIM base URL."""
+
+    tenant: Tenant
+    token: str
+    base: str
+
+
+@pytest.fixture
+def race(transactional_db, live_server) -> Race:
     tenant = make_tenant("race", "Race Inc")
-    token = issue_token(tenant)
-    url = live_server.url + "/scim/Users"
+    return Race(tenant, issue_token(tenant), live_server.url + "/scim")
+
+
+def test_parallel_creates_of_one_user_name_make_exactly_one(race):
+    tenant, token = race.tenant, race.token
+    url = race.base + "/Users"
     with ThreadPoolExecutor(max_workers=10) as pool:
         statuses = list(pool.map(lambda _: _request(url, token, "POST", entra.CREATE_USER), range(50)))
     assert statuses.count(201) == 1 and statuses.count(409) == 49, statuses
     assert Person.objects.filter(tenant=tenant, user_name="alice@contoso.com").count() == 1
 
 
-@pytest.mark.django_db(transaction=True)
-def test_parallel_member_additions_lose_nothing(live_server):
-    tenant = make_tenant("race", "Race Inc")
-    token = issue_token(tenant)
-    base = live_server.url + "/scim"
+def test_parallel_member_additions_lose_nothing(race):
+    tenant, token = race.tenant, race.token
+    base = race.base
     ids = []
     for i in range(20):
         body = {"userName": f"m{i}@contoso.com"}
@@ -185,11 +197,9 @@ def test_parallel_member_additions_lose_nothing(live_server):
     assert Group.objects.get(pk=gid).version == 21
 
 
-@pytest.mark.django_db(transaction=True)
-def test_parallel_renames_to_one_name_one_wins(live_server):
-    tenant = make_tenant("race", "Race Inc")
-    token = issue_token(tenant)
-    base = live_server.url + "/scim/Groups"
+def test_parallel_renames_to_one_name_one_wins(race):
+    tenant, token = race.tenant, race.token
+    base = race.base + "/Groups"
     g1 = str(Group.objects.create(tenant=tenant, display_name="One").pk)
     g2 = str(Group.objects.create(tenant=tenant, display_name="Two").pk)
     rename = {"schemas": [entra.PATCH_OP], "Operations": [{"op": "Replace", "path": "displayName", "value": "Same"}]}
@@ -199,14 +209,12 @@ def test_parallel_renames_to_one_name_one_wins(live_server):
     assert Group.objects.filter(tenant=tenant, display_name="Same").count() == 1
 
 
-@pytest.mark.django_db(transaction=True)
-def test_parallel_patches_of_one_user_lose_nothing(live_server):
+def test_parallel_patches_of_one_user_lose_nothing(race):
     """User PATCHes are written without a lock when nobody else wrote the user in between
     (directory.services.person_update, expected_version); each one that lost the race runs
     again under a row lock, so every Add lands, once."""
-    tenant = make_tenant("race", "Race Inc")
-    token = issue_token(tenant)
-    base = live_server.url + "/scim/Users"
+    tenant, token = race.tenant, race.token
+    base = race.base + "/Users"
     uid = str(make_person(tenant, "pat@contoso.com", password=None).pk)
 
     def add_number(i: int) -> int:
@@ -222,11 +230,9 @@ def test_parallel_patches_of_one_user_lose_nothing(live_server):
     assert AuditEvent.objects.filter(target_id=uid, action="person.updated").count() == 40
 
 
-@pytest.mark.django_db(transaction=True)
-def test_parallel_renames_of_two_users_to_one_name_one_wins(live_server):
-    tenant = make_tenant("race", "Race Inc")
-    token = issue_token(tenant)
-    base = live_server.url + "/scim/Users"
+def test_parallel_renames_of_two_users_to_one_name_one_wins(race):
+    tenant, token = race.tenant, race.token
+    base = race.base + "/Users"
     ids = [str(make_person(tenant, f"u{i}@contoso.com", password=None).pk) for i in range(2)]
     rename = {"schemas": [entra.PATCH_OP], "Operations": [
         {"op": "Replace", "path": "userName", "value": "same@contoso.com"}]}
