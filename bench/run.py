@@ -68,7 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--scale-small", type=int, default=1_000)
     p.add_argument("--scale-groups", type=int, default=500)
     p.add_argument("--scale-big-group", type=int, default=10_000)
-    p.add_argument("--scale-repeat", type=int, default=30, help="samples per operation in scale mode")
+    p.add_argument("--scale-repeat", type=int, default=60,
+                   help="samples per operation in scale mode (p50 reported; sub-millisecond ones need many)")
     p.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL)
     p.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
     p.add_argument("--broker-url", default=os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/1")
