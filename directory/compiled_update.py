@@ -13,41 +13,62 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Model
+from django.db.models import F, Model
 
 from directory.compiled_insert import insert_columns, insert_sql, row_values
 from directory.server_bound_sql import run_server_bound
 
+COUNTER = "version"  # bumped by every write, in SQL (``version = version + 1``), never from a value read earlier
+
 
 @functools.lru_cache(maxsize=256)  # the attribute sets clients change: few, and bounded anyway
-def _update_sql(model: type[Model], names: tuple[str, ...]) -> tuple[str, tuple]:
+def _update_sql(model: type[Model], names: tuple[str, ...], *, guarded: bool = False) -> tuple[str, tuple]:
+    """``UPDATE … SET names…, version = version + 1 WHERE pk = %s [AND version = %s] RETURNING version``."""
     quote = connection.ops.quote_name
-    fields = tuple(model._meta.get_field(name) for name in names)
-    sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    fields = tuple(model._meta.get_field(name) for name in names if name != COUNTER)
+    counter = quote(model._meta.get_field(COUNTER).column)
+    sets = ", ".join([*(f"{quote(f.column)} = %s" for f in fields), f"{counter} = {counter} + 1"])
+    where = f"{quote(model._meta.pk.column)} = %s" + (f" AND {counter} = %s" if guarded else "")
     # Names from the model's own metadata; every value is a parameter.
-    # RETURNING makes the row count visible through the shared runner.
-    sql = f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {quote(model._meta.pk.column)} = %s RETURNING 1"  # noqa: S608
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {where} RETURNING {counter}"  # noqa: S608
     return sql, fields
 
 
-def instance_update(entry: Model, update_fields: Sequence[str]) -> None:
-    """Write ``update_fields`` of the saved ``entry`` (one prepared UPDATE by primary key)."""
-    if connection.vendor != "postgresql":
-        entry.save(update_fields=update_fields)
-        return
-    sql, fields = _update_sql(type(entry), tuple(dict.fromkeys(update_fields)))
+def _update_values(entry: Model, fields: tuple) -> list[Any]:
     values = [f.get_db_prep_save(f.pre_save(entry, add=False), connection) for f in fields]
     values.append(entry._meta.pk.get_db_prep_save(entry.pk, connection))
-    if not run_server_bound(sql, values, prepare=True):
+    return values
+
+
+def instance_update(entry: Model, update_fields: Sequence[str]) -> None:
+    """Write ``update_fields`` of the saved ``entry`` and bump its ``version`` (one prepared UPDATE by
+    primary key); ``entry.version`` becomes the row's new version.
+
+    The version is incremented in SQL, not written from the instance: a caller
+    that read the row without locking it (a console form) must not move the
+    version back, nor give two states one version, which would let an
+    optimistic write (``update_with_events``) pass over a change it never saw.
+    """
+    fields_written = [name for name in dict.fromkeys(update_fields) if name != COUNTER]
+    if connection.vendor != "postgresql":
+        setattr(entry, COUNTER, F(COUNTER) + 1)
+        entry.save(update_fields=[*fields_written, COUNTER])
+        entry.refresh_from_db(fields=[COUNTER])
+        return
+    sql, fields = _update_sql(type(entry), tuple(fields_written))
+    rows = run_server_bound(sql, _update_values(entry, fields), prepare=True)
+    if not rows:
         raise DatabaseError("Save with update_fields did not affect any rows.")
+    setattr(entry, COUNTER, rows[0][0])
 
 
 def update_with_events(entry: Model, update_fields: Sequence[str], events: Sequence[Model], *,
                        version_was: int) -> bool:
     """Write ``update_fields`` of ``entry`` and insert ``events``, in one statement, only if the row's
-    ``version`` is still ``version_was``; returns whether it was.
+    ``version`` is still ``version_was``; returns whether it was (``entry.version`` is then the new one).
 
     Optimistic concurrency for a read-modify-write without a transaction: one
     data-modifying WITH, atomic on its own, instead of BEGIN, SELECT … FOR
@@ -56,35 +77,39 @@ def update_with_events(entry: Model, update_fields: Sequence[str], events: Seque
     Off PostgreSQL (the demo's SQLite, which has no data-modifying WITH): the
     guarded UPDATE and the INSERTs in a transaction.
     """
+    if not events:
+        raise ValueError("update_with_events needs at least one event")
+    fields_written = tuple(name for name in dict.fromkeys(update_fields) if name != COUNTER)
     if connection.vendor != "postgresql":
         with transaction.atomic():
-            fields = [entry._meta.get_field(name) for name in dict.fromkeys(update_fields)]
-            written = type(entry)._default_manager.filter(pk=entry.pk, version=version_was).update(
-                **{f.attname: f.pre_save(entry, add=False) for f in fields}
+            fields = [entry._meta.get_field(name) for name in fields_written]
+            written = type(entry)._default_manager.filter(pk=entry.pk, **{COUNTER: version_was}).update(
+                **{f.attname: f.pre_save(entry, add=False) for f in fields}, **{COUNTER: F(COUNTER) + 1}
             )
             for event in events if written else ():
                 event.save(force_insert=True)
-        return bool(written)
-    sql, fields = _update_sql(type(entry), tuple(dict.fromkeys(update_fields)))
-    values = [f.get_db_prep_save(f.pre_save(entry, add=False), connection) for f in fields]
-    values.append(entry._meta.pk.get_db_prep_save(entry.pk, connection))
-    values.append(version_was)
-    for event in events:
-        values.extend(row_values(event))
-    return bool(run_server_bound(_with_events_sql(sql, type(events[0]), len(events)), values, prepare=True))
+    else:
+        sql, fields = _update_sql(type(entry), fields_written, guarded=True)
+        values = _update_values(entry, fields)
+        values.append(entry._meta.get_field(COUNTER).get_db_prep_save(version_was, connection))
+        for event in events:
+            values.extend(row_values(event))
+        written = run_server_bound(_with_events_sql(sql, type(events[0]), len(events)), values, prepare=True)
+    if written:
+        setattr(entry, COUNTER, version_was + 1)  # the guard held: exactly one increment from version_was
+    return bool(written)
 
 
 @functools.lru_cache(maxsize=256)
 def _with_events_sql(update_sql: str, event_model: type[Model], count: int) -> str:
-    """``UPDATE … WHERE pk = %s AND version = %s`` as a WITH whose rows gate ``count`` event INSERTs."""
-    guarded = update_sql.replace(" RETURNING 1", f" AND {connection.ops.quote_name('version')} = %s RETURNING 1")
+    """The guarded UPDATE as a WITH whose row gates ``count`` event INSERTs."""
     head, _, _ = insert_sql(event_model).partition(" VALUES ")
     # A SELECT list has no target types to infer its parameters from: each is cast to its column's
     # type without the length (CAST to varchar(n) cuts a longer value short; the INSERT must refuse it).
     row = ", ".join(f"CAST(%s AS {_unsized(f.db_type(connection))})" for f in insert_columns(event_model))
     rows = " UNION ALL ".join([f"SELECT {row} FROM changed"] * count)  # noqa: S608 - names from the model
     pk = connection.ops.quote_name(event_model._meta.pk.column)
-    return f"WITH changed AS ({guarded}) {head} {rows} RETURNING {pk}"
+    return f"WITH changed AS ({update_sql}) {head} {rows} RETURNING {pk}"
 
 
 def _unsized(db_type: str) -> str:

@@ -300,7 +300,7 @@ def person_update(
             events = [audit_event_build(**fields) for fields in _person_update_events(person, actor, diff)]
             written = update_with_events(person, update_fields, events, version_was=expected_version)
     except IntegrityError as exc:
-        error = _person_write_error(exc, person.user_name, changes.get("manager_id"))
+        error = _person_write_error(exc, person.user_name, person.manager_id if "manager_id" in diff else None)
         if error is exc:
             raise
         raise error from None
@@ -319,7 +319,9 @@ def _person_update(*, person: Person, actor: Actor, changes: Mapping[str, Any]) 
         if person._password is None:
             instance_update(person, update_fields)  # a prebuilt UPDATE
         else:
-            person.save(update_fields=update_fields)
+            person.version = F("version") + 1  # from the row, not from what this instance read
+            person.save(update_fields=[*update_fields, "version"])
+            person.refresh_from_db(fields=["version"])
     except IntegrityError:
         raise UniquenessConflict("userName", changes.get("user_name", person.user_name)) from None
     for fields in _person_update_events(person, actor, diff):
@@ -340,8 +342,7 @@ def _person_apply(person: Person, changes: Mapping[str, Any]) -> tuple[dict[str,
         setattr(person, name, changes[name])
     if not diff:
         return diff, []
-    person.version = (person.version or 0) + 1
-    update_fields = [*diff, "version", "last_modified"]
+    update_fields = [*diff, "last_modified"]  # and the version, incremented by the UPDATE itself
     if "emails" in diff:
         person.work_email = _work_email(person.emails)
         update_fields.append("work_email")
@@ -495,9 +496,9 @@ def group_update(
         group.external_id = external_id
     if not changes:
         return group
-    group.version += 1
     try:
-        group.save(update_fields=["display_name", "external_id", "version", "last_modified"])
+        # The version moves on in SQL (compiled_update): the caller may have read the group unlocked.
+        instance_update(group, ["display_name", "external_id", "last_modified"])
     except IntegrityError:
         raise UniquenessConflict("displayName", display_name or "") from None
     audit_event_record(

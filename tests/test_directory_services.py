@@ -177,3 +177,29 @@ def test_an_optimistic_update_refused_by_the_database_leaves_the_callers_transac
     # Still inside the test's transaction: it must not have been aborted.
     assert type(person).objects.get(pk=person.pk).user_name == "bob@acme.example"
     assert AuditEvent.objects.count() == count
+
+
+@pytest.mark.django_db
+def test_an_unlocked_update_from_a_stale_read_never_moves_the_version_back(tenant):
+    """A console form reads without a lock; its write must not set the version it computed from
+    that read, or an optimistic PATCH that read an in-between version would pass over a change."""
+    Person = type(make_person(tenant, "bob@acme.example"))
+    pk = Person.objects.get(user_name="bob@acme.example").pk
+    console_copy = Person.objects.get(pk=pk)  # read at version 1
+    services.person_update(person=Person.objects.get(pk=pk), actor=ACTOR, changes={"title": "A"}, expected_version=1)
+    scim_read = Person.objects.get(pk=pk)  # read at version 2
+    services.person_update(person=Person.objects.get(pk=pk), actor=ACTOR, changes={"title": "B"}, expected_version=2)
+    services.person_update(person=console_copy, actor=ACTOR, changes={"department": "Ops"})
+    assert Person.objects.get(pk=pk).version == 4 and console_copy.version == 4
+    with pytest.raises(StaleWrite):  # version 2 is long gone
+        services.person_update(person=scim_read, actor=ACTOR, changes={"title": "C"}, expected_version=2)
+    assert Person.objects.get(pk=pk).title == "B"
+
+
+@pytest.mark.django_db
+def test_a_group_renamed_from_a_stale_read_still_moves_its_version_on(tenant):
+    group = services.group_create(tenant=tenant, actor=ACTOR, display_name="Ops")
+    stale = Group.objects.get(pk=group.pk)
+    services.group_update(group=Group.objects.get(pk=group.pk), actor=ACTOR, display_name="Operations")
+    services.group_update(group=stale, actor=ACTOR, external_id="ops-1")
+    assert Group.objects.get(pk=group.pk).version == 3 == stale.version
