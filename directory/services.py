@@ -19,7 +19,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import IntegrityError, connection, transaction
@@ -170,10 +170,7 @@ def person_create(
     try:
         insert_with_event(person, audit_event_build(**_person_created_event(person, tenant, actor, source, values)))
     except IntegrityError as exc:
-        error = _person_write_error(exc, user_name, None)
-        if error is exc:
-            raise
-        raise error from None
+        _raise_person_write_error(exc, user_name, None)
     return person
 
 
@@ -300,10 +297,7 @@ def person_update(
             events = [audit_event_build(**fields) for fields in _person_update_events(person, actor, diff)]
             written = update_with_events(person, update_fields, events, version_was=expected_version)
     except IntegrityError as exc:
-        error = _person_write_error(exc, person.user_name, person.manager_id if "manager_id" in diff else None)
-        if error is exc:
-            raise
-        raise error from None
+        _raise_person_write_error(exc, person.user_name, person.manager_id if "manager_id" in diff else None)
     if not written:
         raise StaleWrite("person", person.pk)
     return person
@@ -364,15 +358,16 @@ def _person_update_events(person: Person, actor: Actor, diff: dict[str, dict[str
     return events
 
 
-def _person_write_error(exc: IntegrityError, user_name: str, manager_id: Any) -> Exception:
-    """The directory error for a refused single-statement write (no transaction around it), else ``exc``."""
+def _raise_person_write_error(exc: IntegrityError, user_name: str, manager_id: Any) -> NoReturn:
+    """Raise the directory error for a refused single-statement write (no transaction around it),
+    or ``exc`` itself when it is none of them."""
     sqlstate = getattr(exc.__cause__, "sqlstate", None)
     # unique_violation: the userName is taken (SQLite, the demo, names no code: nothing else can fail there)
     if sqlstate == "23505" or connection.vendor != "postgresql":
-        return UniquenessConflict("userName", user_name)
+        raise UniquenessConflict("userName", user_name) from None
     if sqlstate == "23503" and manager_id is not None:  # foreign_key_violation: the manager went after the check
-        return InvalidValue("manager", f"no person with id {manager_id} in this directory")
-    return exc
+        raise InvalidValue("manager", f"no person with id {manager_id} in this directory") from None
+    raise exc
 
 
 def person_deactivate(*, person: Person, actor: Actor) -> Person:
