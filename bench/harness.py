@@ -181,7 +181,7 @@ class Server:
         self.port = port or free_port()
         self.env = {**env, "BENCH_WSGI_MODULE": wsgi_module, "BENCH_QUERY_COUNT": "1" if query_count else "0"}
         self.args = ["-c", str(GUNICORN_CONF), "-w", str(workers), "-k", worker_class, "--threads", str(threads),
-                     "-b", f"127.0.0.1:{self.port}", "--timeout", "60", "--backlog", "2048"]
+                     "-b", f"127.0.0.1:{self.port}", "--backlog", "2048"]  # timeout: gunicorn.conf.py
         self.process: subprocess.Popen | None = None
         self.log = tempfile.NamedTemporaryFile(prefix=f"spaceiq-bench-{name}-", suffix=".log", delete=False)  # noqa: SIM115
         self.memory = MemorySampler()

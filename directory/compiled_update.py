@@ -26,9 +26,10 @@ COUNTER = "version"  # bumped by every write, in SQL (``version = version + 1``)
 
 @functools.lru_cache(maxsize=256)  # the attribute sets clients change: few, and bounded anyway
 def _update_sql(model: type[Model], names: tuple[str, ...], *, guarded: bool = False) -> tuple[str, tuple]:
-    """``UPDATE … SET names…, version = version + 1 WHERE pk = %s [AND version = %s] RETURNING version``."""
+    """``UPDATE … SET names…, version = version + 1 WHERE pk = %s [AND version = %s] RETURNING version``
+    (``names`` without the version)."""
     quote = connection.ops.quote_name
-    fields = tuple(model._meta.get_field(name) for name in names if name != COUNTER)
+    fields = tuple(model._meta.get_field(name) for name in names)
     counter = quote(model._meta.get_field(COUNTER).column)
     sets = ", ".join([*(f"{quote(f.column)} = %s" for f in fields), f"{counter} = {counter} + 1"])
     where = f"{quote(model._meta.pk.column)} = %s" + (f" AND {counter} = %s" if guarded else "")
@@ -43,6 +44,18 @@ def _update_values(entry: Model, fields: tuple) -> list[Any]:
     return values
 
 
+def _without_counter(update_fields: Sequence[str]) -> tuple[str, ...]:
+    return tuple(name for name in dict.fromkeys(update_fields) if name != COUNTER)
+
+
+def save_with_version(entry: Model, update_fields: Sequence[str]) -> None:
+    """``entry.save(update_fields=...)`` that bumps the version in SQL and reads the new one back
+    (for writes that must go through ``save()``, and off PostgreSQL)."""
+    setattr(entry, COUNTER, F(COUNTER) + 1)
+    entry.save(update_fields=[*_without_counter(update_fields), COUNTER])
+    entry.refresh_from_db(fields=[COUNTER])
+
+
 def instance_update(entry: Model, update_fields: Sequence[str]) -> None:
     """Write ``update_fields`` of the saved ``entry`` and bump its ``version`` (one prepared UPDATE by
     primary key); ``entry.version`` becomes the row's new version.
@@ -52,13 +65,11 @@ def instance_update(entry: Model, update_fields: Sequence[str]) -> None:
     version back, nor give two states one version, which would let an
     optimistic write (``update_with_events``) pass over a change it never saw.
     """
-    fields_written = [name for name in dict.fromkeys(update_fields) if name != COUNTER]
+    fields_written = _without_counter(update_fields)
     if connection.vendor != "postgresql":
-        setattr(entry, COUNTER, F(COUNTER) + 1)
-        entry.save(update_fields=[*fields_written, COUNTER])
-        entry.refresh_from_db(fields=[COUNTER])
+        save_with_version(entry, fields_written)
         return
-    sql, fields = _update_sql(type(entry), tuple(fields_written))
+    sql, fields = _update_sql(type(entry), fields_written)
     rows = run_server_bound(sql, _update_values(entry, fields), prepare=True)
     if not rows:
         raise DatabaseError("Save with update_fields did not affect any rows.")
@@ -79,7 +90,7 @@ def update_with_events(entry: Model, update_fields: Sequence[str], events: Seque
     """
     if not events:
         raise ValueError("update_with_events needs at least one event")
-    fields_written = tuple(name for name in dict.fromkeys(update_fields) if name != COUNTER)
+    fields_written = _without_counter(update_fields)
     if connection.vendor != "postgresql":
         with transaction.atomic():
             fields = [entry._meta.get_field(name) for name in fields_written]

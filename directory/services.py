@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from directory.audit import Actor, audit_event_build, audit_event_record
 from directory.compiled_insert import insert_with_event, instance_insert
-from directory.compiled_update import instance_update, update_with_events
+from directory.compiled_update import instance_update, save_with_version, update_with_events
 from directory.errors import InvalidValue, LastAdminError, StaleWrite, UniquenessConflict
 from directory.models import AuditEvent, Group, Membership, Person, Source, Tenant
 
@@ -313,11 +313,9 @@ def _person_update(*, person: Person, actor: Actor, changes: Mapping[str, Any]) 
         if person._password is None:
             instance_update(person, update_fields)  # a prebuilt UPDATE
         else:
-            person.version = F("version") + 1  # from the row, not from what this instance read
-            person.save(update_fields=[*update_fields, "version"])
-            person.refresh_from_db(fields=["version"])
+            save_with_version(person, update_fields)
     except IntegrityError:
-        raise UniquenessConflict("userName", changes.get("user_name", person.user_name)) from None
+        raise UniquenessConflict("userName", person.user_name) from None
     for fields in _person_update_events(person, actor, diff):
         audit_event_record(**fields)
     return person

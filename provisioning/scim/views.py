@@ -340,24 +340,8 @@ class ResourceView(ScimViewMixin, ABC):
 
     def optimistic_patch(self, operations: Any) -> Any:
         """The PATCH written without a transaction or a lock, or None: take the locked path.
-
-        A user's PATCH (Entra's incremental cycle) reads the user, applies the
-        operations and writes the change with its audit events in one
-        statement that succeeds only if nobody wrote the user in between.
-        When somebody did, nothing was written and the PATCH runs again under
-        a row lock, so it is applied once, to the current user. Groups (whose
-        member changes span many rows) always take the locked path.
-        """
-        if self.model is not Person:
-            return None
-        adapter = self.adapter(self.get_object(), request=self.request)
-        adapter.handle_operations(operations)
-        adapter.expected_version = adapter.obj.version
-        try:
-            adapter.save()
-        except StaleWrite:
-            return None
-        return adapter
+        Groups (whose member changes span many rows) always take the locked path."""
+        return None
 
     def delete(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.require_id(kwargs)
@@ -420,6 +404,21 @@ class UsersView(ResourceView, scim_views.UsersView):
     adapter = ScimUser
     resource = USERS
     kind = "User"
+
+    def optimistic_patch(self, operations: Any) -> Any:
+        """A user's PATCH (Entra's incremental cycle) reads the user, applies the
+        operations and writes the change with its audit events in one
+        statement that succeeds only if nobody wrote the user in between.
+        When somebody did, nothing was written and None sends the PATCH again
+        down the locked path, so it is applied once, to the current user."""
+        adapter = self.adapter(self.get_object(), request=self.request)
+        adapter.handle_operations(operations)
+        adapter.expected_version = adapter.obj.version
+        try:
+            adapter.save()
+        except StaleWrite:
+            return None
+        return adapter
 
     def render(self, objects: list[Person], projection: Projection, created: bool = False) -> list[dict]:
         """One query for all groups and one for all managers of the page, never one per user.
