@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import Coalesce, Lower
 
 from directory.models import AuditEvent, Group, Person, Tenant
 
@@ -44,6 +45,48 @@ def person_get(*, tenant: Tenant, person_id: Any) -> Person | None:
     if pk is None:
         return None
     return Person.objects.select_related("manager").filter(tenant=tenant, pk=pk).first()
+
+
+# --- The people directory: what every signed-in person of a tenant may see -------------
+# Active people only: a deactivated person is gone from the company as far as colleagues are concerned.
+
+# What a row of the people directory shows (a name, title, department and email): loading only
+# these keeps a page light even when people carry large multi-valued attributes.
+DIRECTORY_COLUMNS = ("id", "user_name", "display_name", "given_name", "family_name", "title", "department",
+                     "emails", "work_email")
+
+
+def directory_people(*, tenant: Tenant, search: str = "") -> QuerySet[Person]:
+    """The tenant's active people, by name; ``search`` matches a name, user name, email, department or
+    title, ignoring case."""
+    qs = Person.objects.filter(tenant=tenant, is_active=True)
+    if search:
+        qs = qs.filter(
+            Q(display_name__icontains=search)
+            | Q(given_name__icontains=search)
+            | Q(family_name__icontains=search)
+            | Q(user_name__icontains=search)
+            | Q(work_email__icontains=search)
+            | Q(department__icontains=search)
+            | Q(title__icontains=search)
+        )
+    # By the name the page shows first (Person.label), case-insensitively; the id keeps pages stable.
+    return qs.only(*DIRECTORY_COLUMNS).order_by(
+        Lower(Coalesce("display_name", "given_name", "user_name")), "id"
+    )
+
+
+def directory_person_get(*, tenant: Tenant, person_id: Any) -> Person | None:
+    """One active person of the tenant, with their manager; None for anyone else."""
+    pk = as_uuid(person_id)
+    if pk is None:
+        return None
+    return Person.objects.select_related("manager").filter(tenant=tenant, pk=pk, is_active=True).first()
+
+
+def person_groups(*, tenant: Tenant, person_id: Any) -> QuerySet[Group]:
+    """The groups a person of the tenant belongs to, by name."""
+    return Group.objects.filter(tenant=tenant, memberships__person_id=person_id).order_by("display_name", "id")
 
 
 def group_list(*, tenant: Tenant, search: str = "") -> QuerySet[Group]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from directory.views import groups, home, people
+from directory.views import groups, home, member, people
 
 app_name = "directory"
 
@@ -12,4 +12,8 @@ urlpatterns = [
     path("people/<uuid:person_id>/admin-role/", people.person_admin_role, name="person-admin-role"),
     path("groups/", groups.group_list, name="groups"),
     path("groups/<uuid:group_id>/", groups.group_detail, name="group-detail"),
+    # For every signed-in person of the tenant, admin or not.
+    path("me/", member.my_profile, name="my-profile"),
+    path("directory/", member.people_directory, name="people-directory"),
+    path("directory/<uuid:person_id>/", member.directory_person, name="directory-person"),
 ]

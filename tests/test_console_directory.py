@@ -172,5 +172,6 @@ def test_main_navigation_has_people_and_groups_for_admins_only(admin_client, cli
     html = admin_client.get(reverse("directory:home")).content.decode()
     assert ">People</a>" in html and ">Groups</a>" in html
     client.force_login(member)
-    html = client.get(reverse("directory:home")).content.decode()
-    assert ">People</a>" not in html
+    html = client.get(reverse("directory:home"), follow=True).content.decode()  # to their profile
+    assert ">People</a>" not in html and ">Groups</a>" not in html
+    assert ">My profile</a>" in html and ">People directory</a>" in html

@@ -1,10 +1,10 @@
-"""The console's landing page."""
+"""The console's landing page; people who are not admins land on their own profile."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from directory.permissions import is_tenant_admin
 from directory.selectors import directory_counts
@@ -12,7 +12,6 @@ from directory.selectors import directory_counts
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    context = {"is_admin": is_tenant_admin(request.user)}
-    if context["is_admin"]:
-        context["counts"] = directory_counts(tenant=request.user.tenant)
-    return render(request, "directory/home.html", context)
+    if not is_tenant_admin(request.user):
+        return redirect("directory:my-profile")
+    return render(request, "directory/home.html", {"counts": directory_counts(tenant=request.user.tenant)})
