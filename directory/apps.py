@@ -6,8 +6,9 @@ class DirectoryConfig(AppConfig):
     verbose_name = "Directory"
 
     def ready(self) -> None:
-        """Connect the sign-in lockout audit (directory.signin) to django-axes' signal, and
-        give never-analyzed tables planner statistics after each migrate (directory.table_statistics)."""
+        """Connect the sign-in lockout audit and the session records (directory.signin) to django-axes'
+        and Django's sign-in signals, and give never-analyzed tables planner statistics after each
+        migrate (directory.table_statistics)."""
         from django.db.models.signals import post_migrate
 
         from directory import signin  # noqa: F401

@@ -211,3 +211,22 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_label}"
+
+
+class PersonSession(models.Model):
+    """A session a person signed in with (recorded on ``user_logged_in``, forgotten on ``user_logged_out``).
+
+    The database session backend stores each session's data encoded, so without
+    this table the only way to find a person's sessions would be decoding every
+    row. Deprovisioning (``directory.services.person_sessions_end``) uses it to
+    end all of them in the transaction that deactivates or deletes the person.
+    ``session_key`` is no foreign key to ``django_session``: that table belongs
+    to the session engine, which creates and deletes its rows on its own.
+    """
+
+    session_key = models.CharField(max_length=40, primary_key=True)
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="sessions")
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"session of {self.person_id}"

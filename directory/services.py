@@ -22,6 +22,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+from django.contrib.sessions.models import Session
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -30,7 +31,7 @@ from directory.audit import Actor, audit_event_build, audit_event_record
 from directory.compiled_insert import insert_with_event, instance_insert
 from directory.compiled_update import instance_update, save_with_version, update_with_events
 from directory.errors import InvalidValue, LastAdminError, StaleWrite, UniquenessConflict
-from directory.models import AuditEvent, Group, Membership, Person, Source, Tenant
+from directory.models import AuditEvent, Group, Membership, Person, PersonSession, Source, Tenant
 
 _JOIN_CALLER = contextvars.ContextVar("directory_services_join_caller", default=False)
 
@@ -55,12 +56,17 @@ def _own_statement() -> AbstractContextManager[Any]:
     return nullcontext()
 
 
+def _service_transaction() -> transaction.Atomic:
+    """A transaction, or a savepoint inside a caller's one (none inside ``single_transaction()``)."""
+    return transaction.atomic(savepoint=not _JOIN_CALLER.get())
+
+
 def service_atomic(func: Callable[P, R]) -> Callable[P, R]:
     """``transaction.atomic``, without a savepoint inside ``single_transaction()``."""
 
     @functools.wraps(func)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        with transaction.atomic(savepoint=not _JOIN_CALLER.get()):
+        with _service_transaction():
             return func(*args, **kwargs)
 
     return run
@@ -292,14 +298,19 @@ def person_update(
     diff, update_fields = _person_apply(person, changes)
     if not diff:
         return person
+    deactivating = _deactivates(diff)
     try:
-        with _own_statement():
-            events = [audit_event_build(**fields) for fields in _person_update_events(person, actor, diff)]
+        # A deactivation also ends the person's sessions, a write of its own: it and the guarded
+        # statement share one transaction, so a stale write (nothing written) ends no session either.
+        with _service_transaction() if deactivating else _own_statement():
+            sessions_ended = _sessions_end(person.pk) if deactivating else None
+            events = [audit_event_build(**fields)
+                      for fields in _person_update_events(person, actor, diff, sessions_ended=sessions_ended)]
             written = update_with_events(person, update_fields, events, version_was=expected_version)
+            if not written:
+                raise StaleWrite("person", person.pk)  # inside the block: rolls the session deletion back
     except IntegrityError as exc:
         _raise_person_write_error(exc, person.user_name, person.manager_id if "manager_id" in diff else None)
-    if not written:
-        raise StaleWrite("person", person.pk)
     return person
 
 
@@ -316,9 +327,14 @@ def _person_update(*, person: Person, actor: Actor, changes: Mapping[str, Any]) 
             save_with_version(person, update_fields)
     except IntegrityError:
         raise UniquenessConflict("userName", person.user_name) from None
-    for fields in _person_update_events(person, actor, diff):
+    sessions_ended = _sessions_end(person.pk) if _deactivates(diff) else None
+    for fields in _person_update_events(person, actor, diff, sessions_ended=sessions_ended):
         audit_event_record(**fields)
     return person
+
+
+def _deactivates(diff: Mapping[str, Mapping[str, Any]]) -> bool:
+    return "is_active" in diff and not diff["is_active"]["new"]
 
 
 def _person_apply(person: Person, changes: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], list[str]]:
@@ -341,9 +357,10 @@ def _person_apply(person: Person, changes: Mapping[str, Any]) -> tuple[dict[str,
     return diff, update_fields
 
 
-def _person_update_events(person: Person, actor: Actor, diff: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _person_update_events(person: Person, actor: Actor, diff: dict[str, dict[str, Any]], *,
+                          sessions_ended: int | None = None) -> list[dict[str, Any]]:
     """The audit events of one update (``audit_event_build``'s arguments): the attributes changed,
-    then a deactivation or reactivation."""
+    then a deactivation (with how many of the person's sessions it ended) or reactivation."""
     common = {"tenant": person.tenant_id, "actor": actor, "target_type": "person", "target_id": person.pk,
               "target_label": person.user_name}
     events = []
@@ -351,8 +368,11 @@ def _person_update_events(person: Person, actor: Actor, diff: dict[str, dict[str
     if changed:
         events.append({"action": "person.updated", "details": {"changes": changed}, **common})
     if "is_active" in diff:
-        action = "person.reactivated" if diff["is_active"]["new"] else "person.deactivated"
-        events.append({"action": action, **common})
+        if diff["is_active"]["new"]:
+            events.append({"action": "person.reactivated", **common})
+        else:
+            events.append({"action": "person.deactivated", "details": {"sessions_ended": sessions_ended or 0},
+                           **common})
     return events
 
 
@@ -382,10 +402,12 @@ def person_delete(*, person: Person, actor: Actor) -> None:
         raise LastAdminError()
     person_id, label, tenant_id = person.pk, person.user_name, person.tenant_id
     group_count = Membership.objects.filter(person_id=person_id).count()
+    sessions_ended = _sessions_end(person_id)  # before the delete cascades away the record of them
     Person.objects.filter(pk=person_id).delete()
     audit_event_record(
         tenant=tenant_id, actor=actor, action="person.deleted", target_type="person",
-        target_id=person_id, target_label=label, details={"memberships_removed": group_count},
+        target_id=person_id, target_label=label,
+        details={"memberships_removed": group_count, "sessions_ended": sessions_ended},
     )
 
 
@@ -393,6 +415,47 @@ def _other_admins(person: Person):
     return Person.objects.filter(
         tenant_id=person.tenant_id, is_tenant_admin=True, is_active=True
     ).exclude(pk=person.pk)
+
+
+# --- Sessions -----------------------------------------------------------------
+# Bookkeeping of who signed in with which session (directory.models.PersonSession), written by the
+# sign-in signals (directory.signin). The sign-in itself is audited there (signin.succeeded); what
+# is audited here is a session *ended* by deprovisioning, in the event of the deactivation or deletion.
+# SESSION_ENGINE is the database backend (settings), so ending a session is deleting its row.
+
+
+@service_atomic
+def person_session_record(*, person: Person, session_key: str) -> None:
+    """Remember that ``person`` signed in with ``session_key``."""
+    # The person's sessions that have since expired (or were cleared by ``clearsessions``) are
+    # forgotten here: most people never sign out, and their rows would otherwise pile up forever.
+    live = Session.objects.filter(expire_date__gt=timezone.now()).values("session_key")
+    PersonSession.objects.filter(person_id=person.pk).exclude(session_key__in=live).delete()
+    # An upsert: a second login() in one request (same user, so no new key) records the same key.
+    PersonSession.objects.bulk_create(
+        [PersonSession(session_key=session_key, person_id=person.pk)],
+        update_conflicts=True, unique_fields=["session_key"], update_fields=["person", "created"],
+    )
+
+
+def person_session_forget(*, session_key: str) -> None:
+    """The session ``session_key`` was signed out of: nothing left to end."""
+    PersonSession.objects.filter(session_key=session_key).delete()
+
+
+@service_atomic
+def person_sessions_end(*, person: Person) -> int:
+    """Sign ``person`` out everywhere: delete every session they signed in with. Returns how many
+    sessions ended. Their next request finds no session and is sent to sign in."""
+    return _sessions_end(person.pk)
+
+
+def _sessions_end(person_id: Any) -> int:
+    """``person_sessions_end`` in the caller's transaction (no savepoint of its own)."""
+    keys = PersonSession.objects.filter(person_id=person_id).values("session_key")
+    ended, _ = Session.objects.filter(session_key__in=keys).delete()
+    PersonSession.objects.filter(person_id=person_id).delete()
+    return ended
 
 
 @service_atomic

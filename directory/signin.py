@@ -6,6 +6,10 @@ This module gives it our notion of an account (the email, case-folded, as
 ``TenantEmailBackend`` matches it) and of an address (``REMOTE_ADDR``),
 renders the lockout on the sign-in page, and writes ``signin.*`` audit events
 into the tenant of every account the email belongs to.
+
+Every sign-in, whatever signed the person in (password, single sign-on, the
+test client), also records its session, so that deprovisioning can end it
+(``directory.services.person_sessions_end``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from axes.signals import user_locked_out
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -21,6 +26,7 @@ from django.shortcuts import render
 from directory.audit import Actor, audit_event_record
 from directory.console_actor import client_ip, console_actor
 from directory.models import Person
+from directory.services import person_session_forget, person_session_record
 
 
 def signin_username(request: HttpRequest | None, credentials: dict | None) -> str | None:
@@ -130,3 +136,24 @@ def _on_locked_out(sender: Any, request: HttpRequest | None = None, username: st
     if request is not None and attempt_refused_by_lockout(request):
         return
     signin_locked_out_record(request=request, username=username, ip_address=ip_address)
+
+
+@receiver(user_logged_in, dispatch_uid="directory.signin.session_record")
+def _on_logged_in(sender: Any, request: HttpRequest | None = None, user: Any = None, **kwargs: Any) -> None:
+    """Record the session the person signed in with (connected in DirectoryConfig.ready)."""
+    session = getattr(request, "session", None)
+    if session is None or not isinstance(user, Person):
+        return
+    if session.session_key is None:
+        # login() flushes a session that belonged to someone else, and a flushed session
+        # has no key until it is saved; save it now so there is a key to record.
+        session.save()
+    person_session_record(person=user, session_key=session.session_key)
+
+
+@receiver(user_logged_out, dispatch_uid="directory.signin.session_forget")
+def _on_logged_out(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
+    """Forget the session being signed out of; logout() deletes the session itself."""
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if session_key:
+        person_session_forget(session_key=session_key)
