@@ -142,3 +142,12 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {', '.join(self.to)}"
+
+
+# Single sign-on rows live in their own module; imported here so they belong to this app.
+from provisioning.sso.models import SsoAuthnRequest, SsoCertificate, SsoConfig, SsoSignIn  # noqa: E402
+
+__all__ = [
+    "Integration", "Notification", "ScimRequest", "ScimToken",
+    "SsoAuthnRequest", "SsoCertificate", "SsoConfig", "SsoSignIn",
+]

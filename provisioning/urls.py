@@ -1,6 +1,6 @@
 from django.urls import path
 
-from provisioning.views import audit, integrations, logs, tokens
+from provisioning.views import audit, integrations, logs, sso, tokens
 from provisioning.views import settings as settings_views
 
 app_name = "provisioning"
@@ -20,6 +20,13 @@ urlpatterns = [
     path("settings/integrations/<slug:kind>/logs/", logs.integration_logs, name="integration-logs"),
     path("settings/integrations/<slug:kind>/logs/<int:request_id>/", logs.integration_log_detail,
          name="integration-log-detail"),
+    path("settings/integrations/<slug:kind>/sso/", sso.sso_settings_save, name="sso-settings"),
+    path("settings/integrations/<slug:kind>/sso/certificates/<int:certificate_id>/remove/",
+         sso.sso_certificate_remove, name="sso-certificate-remove"),
+    path("settings/integrations/<slug:kind>/sso/test/", sso.sso_test_start, name="sso-test"),
+    path("settings/integrations/<slug:kind>/sso/tests/<str:reference>/", sso.sso_test_result,
+         name="sso-test-result"),
+    path("settings/integrations/<slug:kind>/sso-log/", sso.sso_log, name="sso-log"),
     path("settings/audit-log/", audit.audit_log, name="audit-log"),
     path("settings/audit-log/export.csv", audit.audit_log_export, name="audit-log-export"),
 ]

@@ -149,6 +149,8 @@ AUTH_USER_MODEL = "directory.Person"
 # AxesStandaloneBackend first: it refuses a locked-out account or address
 # before TenantEmailBackend checks any password.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "directory.auth_backend.TenantEmailBackend"]
+# Asked before a password sign-in: "Require single sign-on" refuses it for non-admins.
+PASSWORD_SIGNIN_POLICY = "provisioning.sso.policy.password_signin_refusal"
 LOGIN_URL = "accounts:sign-in"
 LOGIN_REDIRECT_URL = "directory:home"
 LOGOUT_REDIRECT_URL = "accounts:sign-in"

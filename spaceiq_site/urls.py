@@ -1,4 +1,4 @@
-"""Root URLs: the console, and the SCIM service mounted at /scim/ and /scim/v2/."""
+"""Root URLs: the console, the SCIM service mounted at /scim/ and /scim/v2/, SAML sign-in at /sso/."""
 
 from django.urls import include, path, re_path
 
@@ -6,6 +6,7 @@ urlpatterns = [
     # /scim/v2 first: the /scim/ catch-all would otherwise answer for it.
     re_path(r"^scim/v2(?=/|$)", include("provisioning.scim.urls", namespace="scim-v2")),
     re_path(r"^scim(?=/|$)", include("provisioning.scim.urls", namespace="scim")),
+    path("sso/", include("provisioning.sso.urls")),
     path("accounts/", include("directory.urls_accounts")),
     path("", include("provisioning.urls")),
     path("", include("directory.urls")),

@@ -22,6 +22,7 @@ from provisioning.models import Integration, ScimToken
 from provisioning.registry import CATEGORIES, KINDS, PROVISIONING_AND_SSO, IntegrationKind, kind_get
 from provisioning.selectors import draft_token_get, integration_get, integrations_by_kind, tokens_listed
 from provisioning.status import IntegrationStatus, integration_status, token_state
+from provisioning.views.sso_panel import sso_panel_context
 
 # Session key: {kind: [ids of tokens drafted by activation dialogs]}. Only ids
 # are kept (the plaintext lives in the dialog's response alone); the dialog
@@ -96,9 +97,10 @@ def _draft_remember(request: HttpRequest, kind: str, token: ScimToken) -> None:
     request.session[DRAFTS_SESSION_KEY] = drafts
 
 
-def _draft_posted(request: HttpRequest, kind: str, integration: Integration | None) -> ScimToken | None:
+def _draft_posted(request: HttpRequest, kind: str, integration: Integration | None,
+                  posted: str | None = None) -> ScimToken | None:
     """The draft whose dialog was submitted, if this session opened that dialog."""
-    posted = request.POST.get("draft")
+    posted = posted if posted is not None else request.POST.get("draft")
     if integration is None or not posted or not posted.isdigit():
         return None
     if int(posted) not in _draft_ids(request, kind):
@@ -112,8 +114,19 @@ def _draft_forget(request: HttpRequest, kind: str) -> None:
     request.session[DRAFTS_SESSION_KEY] = drafts
 
 
-def _activation_context(entry: IntegrationKind, **extra: Any) -> dict[str, Any]:
-    return {"entry": entry, "tenant_url": tenant_scim_url(), **extra}
+def activation_dialog_context(request: HttpRequest, entry: IntegrationKind, integration: Integration | None,
+                              *, sso: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    """The dialog's context. Without ``raw_token`` it is a dialog whose token was already shown;
+    without ``form`` its Activate form starts from the admin's defaults."""
+    if integration is None:
+        integration = services.integration_for(tenant=request.tenant, kind=entry.kind)
+    form = extra.pop("form", None) or ActivationForm(
+        initial={"notification_email": request.user.primary_email or "", "notify_on_failure": True})
+    if extra.get("draft") is None and request.POST.get("draft", "").isdigit():
+        extra["draft"] = _draft_posted(request, entry.kind, integration)
+    selected = "sso" if sso is not None or request.GET.get("tab") == "sso" else "provisioning"
+    return {"entry": entry, "tenant_url": tenant_scim_url(), "form": form, "raw_token": None,
+            "selected_tab": selected, **(sso or sso_panel_context(request, entry, integration)), **extra}
 
 
 @never_cache  # the response carries a freshly drafted token
@@ -126,6 +139,12 @@ def integration_activate(request: HttpRequest, kind: str) -> HttpResponse:
         messages.info(request, f"{entry.name} is already active. Manage its tokens here.")
         return redirect("provisioning:integration-detail", kind=kind)
 
+    if request.method == "GET" and integration is not None and request.GET.get("draft"):
+        # Back from saving SSO settings: the same dialog, its token already shown once.
+        draft = _draft_posted(request, kind, integration, request.GET.get("draft"))
+        if draft is not None:
+            return render(request, "provisioning/activate.html",
+                          activation_dialog_context(request, entry, integration, draft=draft))
     if request.method == "GET":
         integration = integration or services.integration_for(tenant=request.tenant, kind=kind)
         # A draft (confirmed=False) is never accepted by token_verify; it only
@@ -138,7 +157,7 @@ def integration_activate(request: HttpRequest, kind: str) -> HttpResponse:
         form = ActivationForm(
             initial={"notification_email": request.user.primary_email or "", "notify_on_failure": True}
         )
-        context = _activation_context(entry, form=form, raw_token=raw, draft=token)
+        context = activation_dialog_context(request, entry, integration, form=form, raw_token=raw, draft=token)
         return render(request, "provisioning/activate.html", context)
 
     form = ActivationForm(request.POST)
@@ -159,7 +178,7 @@ def integration_activate(request: HttpRequest, kind: str) -> HttpResponse:
         return redirect("provisioning:integrations")
     # The token was shown once, when the dialog opened; it is not shown again.
     return render(request, "provisioning/activate.html",
-                  _activation_context(entry, form=form, raw_token=None, draft=draft), status=400)
+                  activation_dialog_context(request, entry, integration, form=form, draft=draft), status=400)
 
 
 def integration_or_404(request: HttpRequest, kind: str) -> tuple[IntegrationKind, Integration]:
@@ -188,7 +207,10 @@ def detail_context(
             "notify_on_failure": integration.notify_on_failure,
         }),
         "new_token": None,
+        "selected_tab": "sso" if request.GET.get("tab") == "sso" else "provisioning",
     }
+    if "sso_form" not in extra:
+        context.update(sso_panel_context(request, entry, integration))
     context.update(extra)
     return context
 
