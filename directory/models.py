@@ -31,6 +31,7 @@ class Source(models.TextChoices):
     SCIM = "scim", "SCIM"
     CONSOLE = "console", "Console"
     SEED = "seed", "Seed"
+    SSO = "sso", "Single sign-on"  # created at first sign-in (SSO "Create people who are not provisioned yet")
 
 
 class PersonManager(BaseUserManager["Person"]):

@@ -101,6 +101,14 @@ def signin_succeeded_record(*, request: HttpRequest, person: Person) -> None:
     )
 
 
+def signin_refused_record(*, request: HttpRequest, person: Person, reason: str) -> None:
+    """The right password, refused by policy (the tenant requires single sign-on)."""
+    audit_event_record(
+        tenant=person.tenant_id, actor=_anonymous_actor(request), action="signin.refused", target_type="person",
+        target_id=person.pk, target_label=person.label, details={"reason": reason},
+    )
+
+
 def signin_failed_record(*, request: HttpRequest, email: str) -> None:
     """A wrong password (or a deactivated account): filed in each tenant the email belongs to.
 
