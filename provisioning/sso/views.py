@@ -42,7 +42,10 @@ def _refused_page(request: HttpRequest, reason_key: str, reference: str = "", te
                   status: int | None = None) -> HttpResponse:
     reason = REASONS.get(reason_key, REASONS["invalid"])
     context = {"message": FOR_PERSON[reason.person], "reference": reference, "tenant": tenant}
-    return render(request, "sso/refused.html", context, status=status or reason.status)
+    response = render(request, "sso/refused.html", context, status=status or reason.status)
+    if response.status_code == 503:
+        response["Retry-After"] = "30"
+    return response
 
 
 @csrf_exempt  # a cross-site POST from the identity provider: the signature protects it (shared/entra-saml.md §3)
