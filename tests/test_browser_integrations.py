@@ -121,7 +121,10 @@ def test_dialog_tabs_work_with_the_keyboard(page, admin):
     sso_tab = dialog.get_by_role("tab", name="SSO")
     expect(sso_tab).to_be_focused()
     expect(sso_tab).to_have_attribute("aria-selected", "true")
-    expect(dialog.get_by_role("tabpanel")).to_contain_text("SAML 2.0 and OpenID Connect sign-in are not available")
+    sso_panel = dialog.get_by_role("tabpanel", name="SSO")
+    expect(sso_panel).to_contain_text("Single sign-on (SAML 2.0)")
+    expect(sso_panel.get_by_label("SAML Audience URI", exact=True)).to_have_value(re.compile(r"/sso/acme/azure/"))
+    expect(sso_panel.get_by_role("button", name="Save SSO settings")).to_be_visible()
     expect(dialog.get_by_label("Tenant URL", exact=True)).to_be_hidden()
     page.keyboard.press("ArrowLeft")
     expect(provisioning_tab).to_have_attribute("aria-selected", "true")
@@ -246,7 +249,11 @@ def test_non_admins_get_403(page, member):
         response = page.goto(url)
         assert response.status == 403, url
         expect(page.get_by_role("heading", name="You don't have access to this page")).to_be_visible()
-    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="People")).to_have_count(0)
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="People", exact=True)).to_have_count(0)
+    # Not a dead end: the 403 page and the nav lead to the member's own pages.
+    expect(nav.get_by_role("link", name="People directory")).to_be_visible()
+    expect(page.get_by_role("main").get_by_role("link", name="My profile")).to_be_visible()
 
 
 @pytest.mark.browser

@@ -63,7 +63,7 @@ def test_activation_dialog_shows_url_and_a_draft_token_that_does_not_work_yet(ad
     assert ">Notification Email</label>" in html
     assert ">Send an email notification when a failure occurs</label>" in html
     assert "Test Connection" in html and "40 minutes" in html and "Provisioning Mode" in html
-    assert 'role="tab"' in html and ">SSO</a>" in html and "not available" in html
+    assert 'role="tab"' in html and ">SSO</a>" in html and "SAML CallBack Endpoint URL" in html
     [raw] = set(tokens_in(html))
     assert len(raw) >= len("siq_scim_") + 43
     assert token_verify(raw) is None  # a draft until Activate is pressed

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from directory.audit import Actor
 from directory.console_actor import client_ip
 from directory.models import Tenant
+from directory.security_headers import policy_with_form_targets
 from directory.sudo import sudo_mark
 from provisioning.models import SsoAuthnRequest, SsoConfig
 from provisioning.registry import kind_get
@@ -146,5 +147,8 @@ def sso_signin(request: HttpRequest) -> HttpResponse:
     options = [{"config": c, "tenant": c.integration.tenant, "entry": kind_get(c.integration.kind),
                 "url": reverse("sso:start", kwargs={"tenant": c.integration.tenant.slug, "kind": c.integration.kind})
                 + (f"?next={next_path}" if next_path else "")} for c in choices]
-    return render(request, "sso/sign_in.html", {"form": form, "choices": options, "next": next_path},
-                  status=status)
+    response = render(request, "sso/sign_in.html", {"form": form, "choices": options, "next": next_path},
+                      status=status)
+    # The form's answer redirects to whichever identity provider the email leads to.
+    response["Content-Security-Policy"] = policy_with_form_targets("https:")
+    return response

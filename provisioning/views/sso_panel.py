@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
+from directory.security_headers import policy_with_form_targets
 from provisioning.models import Integration
 from provisioning.registry import IntegrationKind
 from provisioning.sso.forms import SsoSettingsForm
@@ -31,3 +33,12 @@ def sso_panel_context(request: HttpRequest, entry: IntegrationKind, integration:
         "sso_form": form,
         "sso_instructions": f"provisioning/sso/instructions/{entry.kind}.html",
     }
+
+
+def with_sso_form_targets(response: HttpResponse, context: dict[str, Any]) -> HttpResponse:
+    """Let the Test single sign-on form's answer redirect to the saved Login URL (CSP form-action)."""
+    config = context.get("sso_config")
+    if config is not None and config.login_url:
+        parts = urlsplit(config.login_url)
+        response["Content-Security-Policy"] = policy_with_form_targets(f"{parts.scheme}://{parts.netloc}")
+    return response

@@ -73,7 +73,7 @@ class SigningCertificate:
 
     @property
     def thumbprint(self) -> str:
-        return self.cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - what Entra shows
+        return self.cert.fingerprint(hashes.SHA1()).hex().upper()
 
 
 def _instant(moment: datetime) -> str:
@@ -116,7 +116,8 @@ class EntraIdP:
             f'<Assertion xmlns="urn:oasis:names:tc:SAML:2.0:assertion" ID="{assertion_id or "_" + str(uuid.uuid4())}"'
             f' IssueInstant="{_instant(issued)}" Version="2.0">'
             f"<Issuer>{escape(issuer or self.entity_id)}</Issuer>"
-            f'<Subject><NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id_content}</NameID>'
+            '<Subject><NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">'
+            f"{name_id_content}</NameID>"
             f'<SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">'
             f'<SubjectConfirmationData{irt} NotOnOrAfter="{_instant(issued + timedelta(minutes=5))}"'
             f" Recipient={quoteattr(recipient)}/></SubjectConfirmation></Subject>"
@@ -212,9 +213,9 @@ class EntraIdP:
             f'<EntityDescriptor ID="_{uuid.uuid4()}" entityID="{self.entity_id}" '
             'xmlns="urn:oasis:names:tc:SAML:2.0:metadata">'
             f'<IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}'
-            f'<SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{self.login_url}"/>'
-            f'<SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{self.login_url}"/>'
-            f'<SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{self.login_url}"/>'
+            f'<SingleLogoutService Binding="{C.BINDING_HTTP_REDIRECT}" Location="{self.login_url}"/>'
+            f'<SingleSignOnService Binding="{C.BINDING_HTTP_REDIRECT}" Location="{self.login_url}"/>'
+            f'<SingleSignOnService Binding="{C.BINDING_HTTP_POST}" Location="{self.login_url}"/>'
             "</IDPSSODescriptor></EntityDescriptor>"
         )
 
