@@ -9,7 +9,8 @@ management commands, and replays Microsoft Entra ID's traffic over real HTTP
 (bench/replay.py). The stock django-scim2 server (bench/stock_server/) answers
 the part of the replay its defaults support, under the same gunicorn settings,
 database server, client and connection settings, and our requests/second are
-printed as a ratio to it.
+printed as a ratio to it. Between the two, the people the replay provisioned
+sign in with SAML, all at once (bench/sso.py, ``--sso-signins``).
 
 Planner statistics: where the PostgreSQL server runs without autovacuum
 (this project's CI machine does), every table would keep the statistics it
@@ -40,6 +41,7 @@ if __package__ in (None, ""):
 from bench import harness
 from bench.client import Recorder
 from bench.replay import Plan, Target, interleaved, overall, replay
+from bench.sso import Storm, run_storm
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/spaceiq_bench"
@@ -60,6 +62,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help=f"(default: gunicorn.conf.py's, {production['worker_class']})")
     p.add_argument("--threads", type=int, default=production["threads"],
                    help=f"threads per worker (default: gunicorn.conf.py's, {production['threads']})")
+    p.add_argument("--sso-signins", type=int, default=None,
+                   help="SAML sign-ins of the SSO storm after the replay (default: one per active person the "
+                        "replay provisioned; 0 skips the storm)")
     p.add_argument("--no-stock", action="store_true", help="skip the django-scim2 baseline")
     p.add_argument("--no-query-count", action="store_true",
                    help="skip the small counted pass (SQL per request kind) before each timed replay")
@@ -152,6 +157,21 @@ def ratio_cell(comparison: dict[str, Any]) -> str:
     return f"{comparison['ratio']:.2f}x" + (f" (server CPU per request {cpu['stock_over_ours']:.2f}x)" if cpu else "")
 
 
+SSO_COLUMN = ("SSO storm: sign-ins/s; p99 ms; server CPU ms per sign-in (workers + PostgreSQL); SQL per sign-in;"
+              " python3-saml alone, CPU ms per validation: as shipped / compiled schema / provisioning.sso.saml")
+
+
+def sso_cell(sso: dict[str, Any] | None) -> str:
+    if not sso:
+        return "-"
+    cpu, bare, counted = sso["cpu_ms_per_signin"], sso["bare"], sso["counted"]
+    queries = "-" if counted["queries_mean"] is None else f"{counted['queries_mean']:g}"
+    return (f"{sso['signins_per_s']:.0f}; {sso['latency_ms']['p99']:.1f}; {cpu['total_ms']:.1f} "
+            f"({cpu['workers_ms']:.1f} + {cpu['postgres_ms']:.1f}); {queries}; {bare['library_ms']:.2f} / "
+            f"{bare['library_compiled_schema_ms']:.2f} / {bare['ours_saml_ms']:.2f}"
+            f" ({sso['signins']} sign-ins, c={sso['concurrency']})")
+
+
 def append_results_row(path: Path, result: dict[str, Any]) -> None:
     header = (
         "# Benchmark results\n\n"
@@ -159,8 +179,9 @@ def append_results_row(path: Path, result: dict[str, Any]) -> None:
         "shared machine: compare runs of the same machine and load; `load` is the 1-minute load average at start.\n\n"
         "| date (UTC) | mode | machine | load | sizes | gunicorn | req/s | p99 ms | errors"
         " | stock req/s (same requests) | ours/stock | peak worker RSS MB"
-        " | scale: worst lookup/single-resource ratio large/small; page of 100 ms; +100 members ms |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        " | scale: worst lookup/single-resource ratio large/small; page of 100 ms; +100 members ms"
+        f" | {SSO_COLUMN} |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     if not path.exists():
         path.write_text(header)
@@ -177,7 +198,7 @@ def append_results_row(path: Path, result: dict[str, Any]) -> None:
         row = [result["date"], "replay", machine, m["load_avg_at_start"].split()[0], sizes, gun,
                f"{ours['rps']:.0f}", f"{ours['latency_ms']['p99']:.1f}", str(result["errors"]),
                f"{cmp_['stock_rps']:.0f}" if cmp_ else "-", ratio_cell(cmp_),
-               f"{result['memory']['ours']['peak_rss_mb_max']:.0f}", "-"]
+               f"{result['memory']['ours']['peak_rss_mb_max']:.0f}", "-", sso_cell(result.get("sso"))]
     else:
         scale = result["scale"]
         worst = scale["ratios"]["_worst_flat"]["ratio"]
@@ -187,7 +208,7 @@ def append_results_row(path: Path, result: dict[str, Any]) -> None:
         sizes = f"{cfg['scale_people']} vs {cfg['scale_small']} people, {cfg['scale_groups']} groups"
         row = [result["date"], "scale", machine, m["load_avg_at_start"].split()[0], sizes, gun, "-", "-",
                str(result["errors"]), "-", "-", f"{result['memory']['ours']['peak_rss_mb_max']:.0f}",
-               f"{worst:.2f}x; {page} ms; {add} ms"]
+               f"{worst:.2f}x; {page} ms; {add} ms", "-"]
     with path.open("a") as fh:
         fh.write("| " + " | ".join(row) + " |\n")
 
@@ -243,6 +264,11 @@ def run_replay(args: argparse.Namespace, machine: dict[str, str]) -> dict[str, A
         logged = harness.request_log_rows(args.database_url, "bench", expected=sent + 1)
         result["request_log"] = {"requests": sent, "rows": logged, "missing": max(sent - logged, 0)}
         print(f"Request log: {logged} rows for {sent} requests (and the start-up probe)")
+        if args.sso_signins != 0:
+            result["sso"] = run_storm(Storm(
+                env=env, slug="bench", port=server.port, master_pid=server.process.pid,
+                database_url=args.database_url, signins=args.sso_signins, concurrency=args.concurrency,
+                count=count, before_phase=statistics_pass(args.database_url)))
         if not args.no_stock:
             # The common subset, byte for byte alike, on a fresh tenant of ours and on the stock
             # server, phase by phase in alternation so both meet the machine in the same state.
@@ -301,6 +327,8 @@ def run_replay(args: argparse.Namespace, machine: dict[str, str]) -> dict[str, A
     errors = result["ours"]["overall"]["errors"] + result["request_log"]["missing"]
     if "stock" in result:
         errors += result["common_ours"]["overall"]["errors"] + result["stock"]["overall"]["errors"]
+    if "sso" in result:
+        errors += result["sso"]["errors"]
     result["errors"] = errors
     mem = result["memory"]
     print(f"\nPeak RSS per gunicorn worker: ours {mem['ours']['peak_rss_mb_each']} MB"
@@ -309,6 +337,10 @@ def run_replay(args: argparse.Namespace, machine: dict[str, str]) -> dict[str, A
     print(f"Targets: >= 600 req/s: {ours['rps']:.0f}; p99 <= 50 ms: {ours['latency_ms']['p99']:.1f}; errors 0: {errors}"
           + (f"; >= 1.5x stock: {result['comparison']['ratio']:.2f}x" if "comparison" in result else "")
           + f"; worker RSS < 150 MB: {mem['ours']['peak_rss_mb_max']:.0f}")
+    if "sso" in result:
+        sso = result["sso"]
+        print(f"SSO targets (5 sync workers on 2 cores): >= 150 sign-ins/s: {sso['signins_per_s']:.0f}; "
+              f"p99 < 100 ms: {sso['latency_ms']['p99']:.1f}; errors 0: {sso['errors']}")
     return result
 
 

@@ -61,8 +61,9 @@ def _drop(database_url: str) -> None:
 
 
 @pytest.mark.celery
-def test_the_replay_runs_against_our_server_and_the_stock_one_without_errors(tmp_path):
-    result = _run_bench(tmp_path, "--users", "20", "--groups", "2", "--members", "10", "--concurrency", "2")
+def test_the_replay_and_the_sso_storm_run_against_our_server_and_the_stock_one_without_errors(tmp_path):
+    result = _run_bench(tmp_path, "--users", "20", "--groups", "2", "--members", "10", "--concurrency", "2",
+                        "--sso-signins", "20")
     assert result["errors"] == 0
     ours = result["ours"]
     assert [p["phase"] for p in ours["phases"]] == ["initial", "incremental", "deprovisioning"]
@@ -76,6 +77,15 @@ def test_the_replay_runs_against_our_server_and_the_stock_one_without_errors(tmp
     assert cpu["ours"]["workers_ms"] > 0 and cpu["ours"]["postgres_ms"] > 0 and cpu["stock"]["total_ms"] > 0
     assert result["memory"]["ours"]["peak_rss_mb_max"] > 0
     assert result["machine"]["postgres"]
+    # The SSO storm: people the replay provisioned sign in with signed SAML responses.
+    sso = result["sso"]
+    assert sso["errors"] == 0 and sso["signins"] == 20 and sso["people"] > 0
+    assert sso["signins_per_s"] > 0 and sso["latency_ms"]["p99"] > 0
+    assert sso["cpu_ms_per_signin"]["workers_ms"] > 0 and sso["cpu_ms_per_signin"]["postgres_ms"] > 0
+    assert sso["counted"]["signins"] > 0 and sso["counted"]["queries_mean"] > 0
+    bare = sso["bare"]
+    assert bare["sample"] == 20 and bare["library_ms"] > 0 and bare["library_compiled_schema_ms"] > 0
+    assert bare["ours_saml_ms"] > 0
 
 
 @pytest.mark.celery
