@@ -14,15 +14,17 @@ from django.conf import settings
 from django.template import Context
 from django.template.loader import get_template, render_to_string
 from django.urls import NoReverseMatch, reverse
+from django.utils.http import urlencode
 
 from directory.audit import Actor
 from directory.models import Person, Tenant
 from provisioning import notifications
-from provisioning.models import Integration, Notification, ScimToken
+from provisioning.models import Integration, Notification, ScimToken, SsoCertificate
 from provisioning.registry import kind_get
 
 if TYPE_CHECKING:
     from provisioning.alerts import FailureDigest
+    from provisioning.sso.alerts import SsoFailureDigest
 
 
 @dataclass(frozen=True)
@@ -203,3 +205,69 @@ def _token_status(token: ScimToken, integration: Integration) -> str:
     if not token.confirmed:
         return "a draft from an activation that was never completed"
     return "not accepted (the token sent does not match the stored one)"
+
+
+# --- Single sign-on (provisioning.sso.alerts decides when) -------------------------------
+
+
+def _admins_and_notification_address(integration: Integration) -> list[str]:
+    """The tenant's active admins and the integration's Notification Email, each address once."""
+    addresses = _admin_addresses(integration.tenant)
+    known = {address.casefold() for address in addresses}
+    if integration.notification_email and integration.notification_email.casefold() not in known:
+        addresses.append(integration.notification_email)
+    return addresses
+
+
+def _sso_context(integration: Integration) -> dict[str, Any]:
+    log_url = _absolute("provisioning:sso-log", kind=integration.kind)
+    return {
+        "sso_url": _absolute("provisioning:integration-detail", kind=integration.kind) + "?tab=sso",
+        "sso_log_url": log_url,
+        "refused_log_url": log_url + "?outcome=refused",
+    }
+
+
+def sso_certificate_expiring(
+    *, integration: Integration, certificate: SsoCertificate, successor: SsoCertificate | None, days_left: int,
+    dedupe_key: str,
+) -> Notification | None:
+    """A trusted signing certificate expires soon: how to roll it over without an outage."""
+    return _queue(
+        "sso_certificate_expiring", integration=integration, to=_admins_and_notification_address(integration),
+        dedupe_key=dedupe_key, certificate=certificate, successor=successor, days_left=days_left,
+        **_sso_context(integration),
+    )
+
+
+def sso_certificate_expired(
+    *, integration: Integration, certificate: SsoCertificate, successor: SsoCertificate | None, dedupe_key: str
+) -> Notification | None:
+    return _queue(
+        "sso_certificate_expired", integration=integration, to=_admins_and_notification_address(integration),
+        dedupe_key=dedupe_key, certificate=certificate, successor=successor, **_sso_context(integration),
+    )
+
+
+def sso_failing(*, integration: Integration, digest: SsoFailureDigest, dedupe_key: str) -> Notification | None:
+    """Refused sign-ins since the last summary: counts by reason, the latest references."""
+    log_url = _absolute("provisioning:sso-log", kind=integration.kind)
+    # The SSO log's search finds a row by its reference and filters by a reason code.
+    reasons = [{"reason": r, "url": f"{log_url}?{urlencode({'outcome': 'refused', 'q': r.reason})}"}
+               for r in digest.reasons]
+    examples = [{"row": row, "url": f"{log_url}?{urlencode({'q': row.reference})}"} for row in digest.examples]
+    return _queue(
+        "sso_failing", integration=integration, to=_admins_and_notification_address(integration),
+        dedupe_key=dedupe_key, digest=digest, reasons=reasons, examples=examples,
+        quiet_minutes=settings.SSO_FAILURE_QUIET_MINUTES, **_sso_context(integration),
+    )
+
+
+def sso_recovered(
+    *, integration: Integration, failing_since: datetime, recovered_at: datetime, failures: int, dedupe_key: str
+) -> Notification | None:
+    return _queue(
+        "sso_recovered", integration=integration, to=_admins_and_notification_address(integration),
+        dedupe_key=dedupe_key, failing_since=failing_since, recovered_at=recovered_at, failures=failures,
+        **_sso_context(integration),
+    )

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from celery import shared_task
 
 from provisioning import alerts, notifications, retention
+from provisioning.sso import alerts as sso_alerts
 
 
 @shared_task(
@@ -61,3 +62,26 @@ def silence_check() -> int:
 @shared_task(acks_late=True)
 def retention_purge() -> dict[str, int]:
     return retention.retention_purge()
+
+
+@shared_task(acks_late=True)
+def sso_certificate_expiry_check() -> int:
+    return sso_alerts.certificate_expiry_check()
+
+
+@shared_task(acks_late=True)
+def sso_failure_summary_send(config_id: int) -> bool:
+    return sso_alerts.failure_summary_send(config_id=config_id) is not None
+
+
+@shared_task(acks_late=True)
+def sso_recovery_notice_send(config_id: int, recovered_at: str) -> bool:
+    return sso_alerts.recovery_notice_send(
+        config_id=config_id, recovered_at=datetime.fromisoformat(recovered_at)
+    ) is not None
+
+
+@shared_task(acks_late=True)
+def sso_alerts_sweep() -> int:
+    """Due SSO failure summaries and recoveries whose task was lost (broker down, worker died)."""
+    return sso_alerts.alerts_sweep()

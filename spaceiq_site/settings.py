@@ -352,10 +352,23 @@ SCIM_AUTH_FAILURES_PER_IP = env_int("SCIM_AUTH_FAILURES_PER_IP", 20, minimum=1)
 SCIM_AUTH_FAILURES_PER_PREFIX = env_int("SCIM_AUTH_FAILURES_PER_PREFIX", 50, minimum=1)
 SCIM_REQUEST_LOG_RETENTION_DAYS = env_int("SCIM_REQUEST_LOG_RETENTION_DAYS", 30, minimum=1)
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
+# Single sign-on (provisioning.sso.alerts): the same debounce as SCIM failures,
+# with settings of their own so SSO can be tuned without touching SCIM.
+SSO_FAILURE_QUIET_MINUTES = env_int("SSO_FAILURE_QUIET_MINUTES", 60, minimum=1)
+SSO_FAILURE_SUMMARY_DELAY_SECONDS = env_int("SSO_FAILURE_SUMMARY_DELAY_SECONDS", 60, minimum=0)
+SSO_RECOVERY_MINUTES = env_int("SSO_RECOVERY_MINUTES", 10, minimum=0)
+# The SSO log follows the SCIM request log unless set on its own.
+SSO_LOG_RETENTION_DAYS = env_int("SSO_LOG_RETENTION_DAYS", SCIM_REQUEST_LOG_RETENTION_DAYS, minimum=1)
 CELERY_BEAT_SCHEDULE.update(
     {
         "alerts-sweep": {"task": "provisioning.tasks.alerts_sweep", "schedule": 60.0},
         "silence-check": {"task": "provisioning.tasks.silence_check", "schedule": 15 * 60.0},
         "retention-purge": {"task": "provisioning.tasks.retention_purge", "schedule": 3600.0},
+        "sso-alerts-sweep": {"task": "provisioning.tasks.sso_alerts_sweep", "schedule": 60.0},
+        # Hourly although the thresholds are days: each notice is sent once
+        # (dedupe key), and a missed run costs an hour, not a day.
+        "sso-certificate-expiry-check": {
+            "task": "provisioning.tasks.sso_certificate_expiry_check", "schedule": 3600.0,
+        },
     }
 )

@@ -13,6 +13,7 @@ from directory.audit import Actor, audit_event_record
 from directory.models import Person
 from provisioning.models import Integration, SsoAuthnRequest, SsoCertificate, SsoConfig, SsoSignIn
 from provisioning.registry import kind_get
+from provisioning.sso import alerts
 from provisioning.sso.certificates import CertificateFacts
 from provisioning.sso.saml import AUTHN_REQUEST_TTL_SECONDS
 
@@ -124,6 +125,7 @@ def sso_signin_record(
         source_ip=actor.source_ip, assertion_id=assertion_id[:128], in_response_to=in_response_to[:128],
         details=details or {},
     )
+    alerts.signin_recorded(config=config, row=row)
     action = {SsoSignIn.Outcome.SUCCEEDED: "sso.signin_succeeded", SsoSignIn.Outcome.TESTED: "sso.test_passed"}.get(
         outcome, "sso.signin_refused")
     audit_details = {"reference": row.reference, "flow": flow, "integration": _integration_label(integration)}
