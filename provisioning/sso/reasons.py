@@ -60,6 +60,9 @@ REASONS: dict[str, Reason] = {
                     check="signature", status=403),
     "wrapping": _r("The signed part of the response is not the part that names the person (a signature "
                    "wrapping attempt, or a response altered after signing).", check="signature", status=403),
+    "certificate_expired": _r("Every certificate saved in SpaceIQ has expired, so no response can be trusted. "
+                              "Add the identity provider's current signing certificate in the SSO tab.",
+                              check="signature", status=403),
     "weak_algorithm": _r("The response is signed with SHA-1. In Entra, set the signing algorithm to SHA-256.",
                          check="signature", status=403),
     "issuer": _r("The response was issued by another identity provider than the SAML Issuer URL saved in "

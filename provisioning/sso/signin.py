@@ -145,7 +145,10 @@ def acs_process(*, config: SsoConfig | None, saml_response: str, source_ip: str 
         if not sso_is_usable(config):
             raise SamlRefusal("not_configured" if config.integration.state != "inactive" else "integration_inactive")
         sp = sp_of(config)
-        response = response_parse(saml_response, sp=sp, idp=idp_of(config))
+        idp = idp_of(config)
+        if not idp.certificates:
+            raise SamlRefusal("certificate_expired")
+        response = response_parse(saml_response, sp=sp, idp=idp)
         in_response_to = response_in_response_to(response)
         if in_response_to:
             pending = SsoAuthnRequest.objects.filter(request_id=in_response_to[:64], config=config).first()

@@ -82,6 +82,27 @@ def test_a_comment_inside_the_name_id_does_not_truncate_it(client, entra, sp, ss
     assert row.name_id == NAME + ".evil.example"
 
 
+def test_a_certificate_past_its_expiry_is_no_longer_trusted(client, entra, sp, sso, alice):
+    from provisioning.models import SsoCertificate
+
+    SsoCertificate.objects.filter(config=sso).update(not_after=datetime.now(UTC) - timedelta(minutes=1))
+    assert_refused(client, post_acs(client, sp, entra.response(name_id=NAME, sp=sp)), "certificate_expired", 403)
+
+
+def test_during_a_rollover_the_expired_certificate_stops_and_the_new_one_works(client, entra, sp, sso, alice):
+    from provisioning.models import SsoCertificate
+    from provisioning.sso.certificates import certificate_read
+
+    new = SigningCertificate.make()
+    facts = certificate_read(new.pem)
+    SsoCertificate.objects.create(config=sso, pem=facts.pem, subject=facts.subject, thumbprint=facts.thumbprint,
+                                  not_before=facts.not_before, not_after=facts.not_after)
+    SsoCertificate.objects.filter(thumbprint=entra.certificate.thumbprint).update(
+        not_after=datetime.now(UTC) - timedelta(minutes=1))
+    assert_refused(client, post_acs(client, sp, entra.response(name_id=NAME, sp=sp)), "signature", 403)
+    assert post_acs(client, sp, entra.response(name_id=NAME, sp=sp, certificate=new)).status_code == 303
+
+
 def test_sha1_signatures_are_refused(client, entra, sp, sso, alice):
     saml = entra.response(name_id=NAME, sp=sp, algorithm=C.RSA_SHA1, digest=C.SHA1)
     assert_refused(client, post_acs(client, sp, saml), "weak_algorithm", 403)
