@@ -19,7 +19,8 @@ PAGE_SIZE = 50
 STATUS_FILTERS = (("all", "All requests"), ("failed", "Failed"))
 
 
-def _integration_or_404(request: HttpRequest, kind: str) -> tuple[IntegrationKind, Integration]:
+def integration_in_any_state_or_404(request: HttpRequest, kind: str) -> tuple[IntegrationKind, Integration]:
+    """The tenant's integration of ``kind``, activated or not (logs and SSO exist before activation)."""
     entry = kind_get(kind)
     integration = integration_get(tenant=request.tenant, kind=kind) if entry else None
     if entry is None or integration is None:
@@ -30,7 +31,7 @@ def _integration_or_404(request: HttpRequest, kind: str) -> tuple[IntegrationKin
 @tenant_admin_required
 @require_GET
 def integration_logs(request: HttpRequest, kind: str) -> HttpResponse:
-    entry, integration = _integration_or_404(request, kind)
+    entry, integration = integration_in_any_state_or_404(request, kind)
     status = request.GET.get("status", "all")
     if status not in dict(STATUS_FILTERS):
         status = "all"
@@ -51,7 +52,7 @@ def integration_logs(request: HttpRequest, kind: str) -> HttpResponse:
 @tenant_admin_required
 @require_GET
 def integration_log_detail(request: HttpRequest, kind: str, request_id: int) -> HttpResponse:
-    entry, integration = _integration_or_404(request, kind)
+    entry, integration = integration_in_any_state_or_404(request, kind)
     logged = ScimRequest.objects.filter(integration=integration, pk=request_id).first()
     if logged is None:
         raise Http404("No such request in this integration's log.")

@@ -22,7 +22,6 @@ from directory.sudo import sudo_required
 from provisioning import services as provisioning_services
 from provisioning.models import Integration, SsoAuthnRequest, SsoSignIn
 from provisioning.registry import IntegrationKind, kind_get
-from provisioning.selectors import integration_get
 from provisioning.sso import services
 from provisioning.sso.forms import SsoSettingsForm
 from provisioning.sso.reasons import REASONS
@@ -35,19 +34,11 @@ from provisioning.sso.selectors import (
 )
 from provisioning.sso.views import sso_redirect
 from provisioning.views.integrations import activation_dialog_context, detail_context
+from provisioning.views.logs import integration_in_any_state_or_404
 from provisioning.views.sso_panel import sso_panel_context
 
 PAGE_SIZE = 50
 OUTCOME_FILTERS = (("", "All sign-ins"), *SsoSignIn.Outcome.choices)
-
-
-def _integration_or_404(request: HttpRequest, kind: str) -> tuple[IntegrationKind, Integration]:
-    """The tenant's integration of ``kind``, activated or not: SSO can be set up before provisioning."""
-    entry = kind_get(kind)
-    integration = integration_get(tenant=request.tenant, kind=kind) if entry else None
-    if entry is None or integration is None:
-        raise Http404("No such integration.")
-    return entry, integration
 
 
 def _render_with_errors(request: HttpRequest, entry: IntegrationKind, integration: Integration,
@@ -98,7 +89,7 @@ def sso_settings_save(request: HttpRequest, kind: str) -> HttpResponse:
 @require_POST
 @sudo_required
 def sso_certificate_remove(request: HttpRequest, kind: str, certificate_id: int) -> HttpResponse:
-    entry, integration = _integration_or_404(request, kind)
+    entry, integration = integration_in_any_state_or_404(request, kind)
     if not services.sso_certificate_remove(integration=integration, actor=console_actor(request),
                                            certificate_id=certificate_id):
         raise Http404("No such certificate.")
@@ -111,7 +102,7 @@ def sso_certificate_remove(request: HttpRequest, kind: str, certificate_id: int)
 @require_POST
 def sso_test_start(request: HttpRequest, kind: str) -> HttpResponse:
     """Test single sign-on: a sign-in for the admin themself whose result is shown, not applied."""
-    entry, integration = _integration_or_404(request, kind)
+    entry, integration = integration_in_any_state_or_404(request, kind)
     config = sso_config_of(integration=integration)
     if not sso_is_configured(config) or not config.login_url:
         messages.error(request, "Save the SAML Issuer URL, the certificate and the Login URL first: the test "
@@ -126,7 +117,7 @@ def sso_test_start(request: HttpRequest, kind: str) -> HttpResponse:
 @tenant_admin_required
 @require_GET
 def sso_test_result(request: HttpRequest, kind: str, reference: str) -> HttpResponse:
-    entry, integration = _integration_or_404(request, kind)
+    entry, integration = integration_in_any_state_or_404(request, kind)
     record = sso_signin_get(tenant=request.tenant, reference=reference)
     if record is None or record.integration_id != integration.pk or record.flow != SsoSignIn.Flow.TEST:
         raise Http404("No such test.")
@@ -140,7 +131,7 @@ def sso_test_result(request: HttpRequest, kind: str, reference: str) -> HttpResp
 @tenant_admin_required
 @require_GET
 def sso_log(request: HttpRequest, kind: str) -> HttpResponse:
-    entry, integration = _integration_or_404(request, kind)
+    entry, integration = integration_in_any_state_or_404(request, kind)
     outcome = request.GET.get("outcome", "")
     if outcome not in dict(OUTCOME_FILTERS):
         outcome = ""
