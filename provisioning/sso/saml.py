@@ -8,6 +8,7 @@ checks every signature, and the rest of the product sees plain values
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,6 +77,11 @@ class IdentityProvider:
     certificates: tuple[str, ...]  # base64 DER, one per trusted certificate (at most two)
 
 
+# Built once per process for each pair of values (both frozen, the certificates included) and
+# shared: the toolkit only reads its settings once built, and a changed configuration (another
+# entity ID, Login URL or certificate) is another key. Building them checks every value and
+# re-armours every certificate, which a sign-in would otherwise pay each time.
+@functools.lru_cache(maxsize=256)
 def _toolkit_settings(sp: ServiceProvider, idp: IdentityProvider) -> OneLogin_Saml2_Settings:
     idp_settings: dict[str, Any] = {"entityId": idp.entity_id, "x509certMulti": {"signing": list(idp.certificates)}}
     if idp.login_url:

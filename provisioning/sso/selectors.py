@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value, prefetch_related_objects
+from django.db.models.functions import Lower
 
+from directory.compiled_query import CompiledQuery
 from directory.models import Person, Tenant
 from provisioning.models import Integration, SsoCertificate, SsoConfig, SsoSignIn
 from provisioning.sso.saml import IdentityProvider, ServiceProvider, service_provider
@@ -13,14 +15,24 @@ from provisioning.sso.saml import IdentityProvider, ServiceProvider, service_pro
 MAX_CERTIFICATES = 2
 
 
+# Every POST to an ACS URL runs this query: compiled once per process (directory.compiled_query).
+# The tenant's slug and the integration's kind are unique, so at most one row: no ORDER BY.
+_config_for_url: CompiledQuery[SsoConfig] = CompiledQuery(
+    lambda tenant_slug, kind: (
+        SsoConfig.objects.select_related("integration__tenant")
+        .filter(integration__tenant__slug=tenant_slug, integration__kind=kind)
+        .order_by()
+    ),
+    tenant_slug=str, kind=str,
+)
+
+
 def sso_config_for(*, tenant_slug: str, kind: str) -> SsoConfig | None:
     """The configuration behind an SSO URL (/sso/<tenant>/<kind>/...), with its certificates."""
-    return (
-        SsoConfig.objects.select_related("integration__tenant")
-        .prefetch_related("certificates")
-        .filter(integration__tenant__slug=tenant_slug, integration__kind=kind)
-        .first()
-    )
+    config = next(iter(_config_for_url(tenant_slug=tenant_slug, kind=kind)), None)
+    if config is not None:
+        prefetch_related_objects([config], "certificates")
+    return config
 
 
 def sso_config_of(*, integration: Integration) -> SsoConfig | None:
@@ -57,10 +69,26 @@ def idp_of(config: SsoConfig) -> IdentityProvider:
     )
 
 
+# Every sign-in runs this query: compiled once per process. LOWER() on both sides is the
+# expression of the index behind userName's uniqueness per tenant
+# (person_user_name_unique_per_tenant_ci), so PostgreSQL finds the one row there; ``iexact``
+# (UPPER) could only walk the tenant's people. Unique, so no ORDER BY; not prepared, so each
+# run is planned with its value in view, as the SCIM userName lookup is.
+_person_by_user_name: CompiledQuery[Person] = CompiledQuery(
+    lambda tenant_id, name_id: (
+        Person.objects.select_related("tenant")
+        .alias(user_name_ci=Lower("user_name"))
+        .filter(tenant_id=tenant_id, user_name_ci=Lower(Value(name_id)))
+        .order_by()
+    ),
+    prepare=False, tenant_id=int, name_id=str,
+)
+
+
 def person_for_name_id(*, tenant_id: int, name_id: str) -> Person | None:
     """The person the NameID names: their userName, compared case-insensitively (Entra keeps a
     UPN's case, people and provisioning mappings do not always). The NameID, not the email claim."""
-    return Person.objects.select_related("tenant").filter(tenant_id=tenant_id, user_name__iexact=name_id).first()
+    return next(iter(_person_by_user_name(tenant_id=tenant_id, name_id=name_id)), None)
 
 
 def sso_choices_for_email(*, email: str) -> list[SsoConfig]:
