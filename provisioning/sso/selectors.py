@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Q, QuerySet, Value, prefetch_related_objects
+from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Lower
+from django.utils import timezone
 
-from directory.compiled_query import CompiledQuery
 from directory.models import Person, Tenant
 from provisioning.models import Integration, SsoCertificate, SsoConfig, SsoSignIn
 from provisioning.sso.saml import IdentityProvider, ServiceProvider, service_provider
@@ -15,24 +15,12 @@ from provisioning.sso.saml import IdentityProvider, ServiceProvider, service_pro
 MAX_CERTIFICATES = 2
 
 
-# Every POST to an ACS URL runs this query: compiled once per process (directory.compiled_query).
-# The tenant's slug and the integration's kind are unique, so at most one row: no ORDER BY.
-_config_for_url: CompiledQuery[SsoConfig] = CompiledQuery(
-    lambda tenant_slug, kind: (
-        SsoConfig.objects.select_related("integration__tenant")
-        .filter(integration__tenant__slug=tenant_slug, integration__kind=kind)
-        .order_by()
-    ),
-    tenant_slug=str, kind=str,
-)
-
-
 def sso_config_for(*, tenant_slug: str, kind: str) -> SsoConfig | None:
     """The configuration behind an SSO URL (/sso/<tenant>/<kind>/...), with its certificates."""
-    config = next(iter(_config_for_url(tenant_slug=tenant_slug, kind=kind)), None)
-    if config is not None:
-        prefetch_related_objects([config], "certificates")
-    return config
+    return (
+        SsoConfig.objects.select_related("integration__tenant").prefetch_related("certificates")
+        .filter(integration__tenant__slug=tenant_slug, integration__kind=kind).first()
+    )
 
 
 def sso_config_of(*, integration: Integration) -> SsoConfig | None:
@@ -61,34 +49,29 @@ def sp_for(*, integration: Integration) -> ServiceProvider:
     return service_provider(tenant_slug=integration.tenant.slug, kind=integration.kind)
 
 
-def idp_of(config: SsoConfig) -> IdentityProvider:
-    certificates = sso_certificates(config=config)
+def idp_of(config: SsoConfig, *, now: datetime | None = None) -> IdentityProvider:
+    """The identity provider as the toolkit sees it: only certificates still valid are trusted
+    (python3-saml does not look at a certificate's dates)."""
+    now = now or timezone.now()
+    certificates = [c for c in sso_certificates(config=config) if c.not_before <= now < c.not_after]
     return IdentityProvider(
         entity_id=config.idp_entity_id, login_url=config.login_url,
         certificates=tuple("".join(c.pem.strip().splitlines()[1:-1]) for c in certificates),
     )
 
 
-# Every sign-in runs this query: compiled once per process. LOWER() on both sides is the
-# expression of the index behind userName's uniqueness per tenant
-# (person_user_name_unique_per_tenant_ci), so PostgreSQL finds the one row there; ``iexact``
-# (UPPER) could only walk the tenant's people. Unique, so no ORDER BY; not prepared, so each
-# run is planned with its value in view, as the SCIM userName lookup is.
-_person_by_user_name: CompiledQuery[Person] = CompiledQuery(
-    lambda tenant_id, name_id: (
-        Person.objects.select_related("tenant")
-        .alias(user_name_ci=Lower("user_name"))
-        .filter(tenant_id=tenant_id, user_name_ci=Lower(Value(name_id)))
-        .order_by()
-    ),
-    prepare=False, tenant_id=int, name_id=str,
-)
-
-
 def person_for_name_id(*, tenant_id: int, name_id: str) -> Person | None:
     """The person the NameID names: their userName, compared case-insensitively (Entra keeps a
-    UPN's case, people and provisioning mappings do not always). The NameID, not the email claim."""
-    return next(iter(_person_by_user_name(tenant_id=tenant_id, name_id=name_id)), None)
+    UPN's case, people and provisioning mappings do not always). The NameID, not the email claim.
+
+    LOWER() on both sides is the expression of the index behind userName's uniqueness per
+    tenant (person_user_name_unique_per_tenant_ci); ``iexact`` compiles to UPPER() and would
+    walk the tenant's people on every sign-in.
+    """
+    return (
+        Person.objects.select_related("tenant").alias(user_name_ci=Lower("user_name"))
+        .filter(tenant_id=tenant_id, user_name_ci=Lower(Value(name_id))).first()
+    )
 
 
 def sso_choices_for_email(*, email: str) -> list[SsoConfig]:
