@@ -131,17 +131,16 @@ def _person_just_in_time(config: SsoConfig, assertion: Assertion, actor: Actor) 
         return None
 
 
-def acs_process(*, config: SsoConfig | None, saml_response: str, source_ip: str | None,
-                request_id: str = "") -> Outcome | SamlRefusal:
-    """Handle one SAMLResponse for ``config``'s ACS URL. Returns an ``Outcome`` once it is logged,
-    or a bare ``SamlRefusal`` when there is no configuration to log it against."""
-    if config is None:
-        return SamlRefusal("not_configured")
-    actor = idp_actor(config, source_ip, request_id)
+def acs_process(*, config: SsoConfig, saml_response: str, actor: Actor, too_large: bool = False) -> Outcome:
+    """Handle one POST to ``config``'s ACS URL; the outcome is logged and audited."""
     pending: SsoAuthnRequest | None = None
     assertion: Assertion | None = None
     flow = SsoSignIn.Flow.IDP
     try:
+        if too_large:
+            raise SamlRefusal("too_large")
+        if not saml_response:
+            raise SamlRefusal("no_response")
         if not sso_is_usable(config):
             raise SamlRefusal("not_configured" if config.integration.state != "inactive" else "integration_inactive")
         sp = sp_of(config)

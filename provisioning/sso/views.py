@@ -12,7 +12,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from directory.audit import Actor
 from directory.console_actor import client_ip
 from directory.models import Tenant
 from directory.security_headers import policy_with_form_targets
@@ -22,7 +21,7 @@ from provisioning.registry import kind_get
 from provisioning.sso import services
 from provisioning.sso.forms import SsoSignInForm
 from provisioning.sso.reasons import FOR_PERSON, REASONS
-from provisioning.sso.saml import MAX_RESPONSE_BYTES, SamlRefusal, authn_request_url, service_provider, sp_metadata_xml
+from provisioning.sso.saml import MAX_RESPONSE_BYTES, authn_request_url, service_provider, sp_metadata_xml
 from provisioning.sso.selectors import idp_of, sp_of, sso_choices_for_email, sso_config_for, sso_is_usable
 from provisioning.sso.signin import acs_process, idp_actor
 
@@ -60,18 +59,10 @@ def acs(request: HttpRequest, tenant: str, kind: str) -> HttpResponse:
         relay_state = "" if too_large else request.POST.get("RelayState", "")
     except RequestDataTooBig:  # no Content-Length, body over DATA_UPLOAD_MAX_MEMORY_SIZE
         too_large, saml_response, relay_state = True, "", ""
-    if config is None:
+    if config is None:  # no tenant to log it in: a plain 404
         return _refused_page(request, "not_configured")
-    ip = client_ip(request)
-    if too_large or not saml_response:
-        refusal = SamlRefusal("too_large" if too_large else "no_response")
-        row = services.sso_signin_record(config=config, actor=_actor(config, request), flow="idp",
-                                         outcome="refused", reason=refusal.reason)
-        return _refused_page(request, refusal.reason, row.reference, config.integration.tenant)
-    outcome = acs_process(config=config, saml_response=saml_response, source_ip=ip,
-                          request_id=request.headers.get("X-Request-Id", "")[:64])
-    if isinstance(outcome, SamlRefusal):
-        return _refused_page(request, outcome.reason)
+    actor = idp_actor(config, client_ip(request), request.headers.get("X-Request-Id", "")[:64])
+    outcome = acs_process(config=config, saml_response=saml_response, too_large=too_large, actor=actor)
     if outcome.is_test:
         # The admin's own session is untouched; they read the result on a console page.
         url = reverse("provisioning:sso-test-result",
@@ -88,10 +79,6 @@ def acs(request: HttpRequest, tenant: str, kind: str) -> HttpResponse:
     }
     target = local_path(outcome.pending.relay_state if outcome.pending else relay_state) or reverse("directory:home")
     return HttpResponseRedirect(target, status=303)
-
-
-def _actor(config: SsoConfig, request: HttpRequest) -> Actor:
-    return idp_actor(config, client_ip(request), request.headers.get("X-Request-Id", "")[:64])
 
 
 def sso_redirect(*, config: SsoConfig, relay_state: str = "", purpose: str = SsoAuthnRequest.Purpose.SIGNIN,
