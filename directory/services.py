@@ -24,7 +24,7 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.sessions.models import Session
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from directory.audit import Actor, audit_event_build, audit_event_record
@@ -426,16 +426,22 @@ def _other_admins(person: Person):
 
 @service_atomic
 def person_session_record(*, person: Person, session_key: str) -> None:
-    """Remember that ``person`` signed in with ``session_key``."""
-    # The person's sessions that have since expired (or were cleared by ``clearsessions``) are
-    # forgotten here: most people never sign out, and their rows would otherwise pile up forever.
-    live = Session.objects.filter(expire_date__gt=timezone.now()).values("session_key")
-    PersonSession.objects.filter(person_id=person.pk).exclude(session_key__in=live).delete()
+    """Remember that ``person`` signed in with ``session_key``. Records of sessions that expire
+    unused are forgotten by ``person_session_records_purge`` (retention), not on the sign-in path."""
     # An upsert: a second login() in one request (same user, so no new key) records the same key.
     PersonSession.objects.bulk_create(
         [PersonSession(session_key=session_key, person_id=person.pk)],
         update_conflicts=True, unique_fields=["session_key"], update_fields=["person", "created"],
     )
+
+
+def person_session_records_purge(*, now: Any = None) -> int:
+    """Forget records of sessions that have expired or are gone (most people never sign out);
+    returns how many. Their sessions cannot be used any more, so there is nothing left to end."""
+    now = now or timezone.now()
+    live = Session.objects.filter(session_key=OuterRef("session_key"), expire_date__gt=now)
+    deleted, _ = PersonSession.objects.exclude(Exists(live)).delete()
+    return deleted
 
 
 def person_session_forget(*, session_key: str) -> None:

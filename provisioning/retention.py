@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from directory.audit import audit_events_purge
 from directory.batches import delete_in_batches
+from directory.services import person_session_records_purge
 from provisioning.models import Integration, ScimRequest, SsoSignIn
 from provisioning.sso.services import authn_requests_purge
 
@@ -53,4 +54,5 @@ def retention_purge(*, now: datetime | None = None, batch_size: int = BATCH_SIZE
         ),
         # Expired AuthnRequests can match no response any more (an answer to one is refused as unknown).
         "sso_authn_requests": authn_requests_purge(before=now),
+        "session_records": person_session_records_purge(now=now),
     }

@@ -31,11 +31,12 @@ def test_old_request_logs_and_audit_events_are_purged_in_batches(tenant, admin, 
     kept_events = AuditEvent.objects.count() - 3
 
     result = retention_purge(now=now, batch_size=2)
-    assert result == {"scim_requests": 6, "audit_events": 3, "sso_signins": 0, "sso_authn_requests": 0}
+    assert result == {"scim_requests": 6, "audit_events": 3, "sso_signins": 0, "sso_authn_requests": 0,
+                      "session_records": 0}
     assert sorted((now - r).days for r in ScimRequest.objects.values_list("received_at", flat=True)) == [1, 29]
     assert AuditEvent.objects.count() == kept_events
     assert tasks.retention_purge() == {"scim_requests": 0, "audit_events": 0, "sso_signins": 0,
-                                       "sso_authn_requests": 0}
+                                       "sso_authn_requests": 0, "session_records": 0}
 
 
 @pytest.mark.django_db

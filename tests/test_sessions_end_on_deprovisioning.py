@@ -63,10 +63,13 @@ def test_a_sign_in_records_its_session_and_a_sign_out_forgets_it(member):
     assert not PersonSession.objects.exists() and not Session.objects.filter(session_key=key).exists()
 
 
-def test_a_sign_in_forgets_the_persons_sessions_that_have_expired(member):
-    old = signed_in(member)
+def test_retention_forgets_records_of_sessions_that_expired_or_went(member):
+    from provisioning.retention import retention_purge
+
+    old, gone, other = signed_in(member), signed_in(member), signed_in(member)
     Session.objects.filter(session_key=session_key(old)).update(expire_date=timezone.now() - timedelta(seconds=1))
-    other = signed_in(member)
+    Session.objects.filter(session_key=session_key(gone)).delete()  # clearsessions
+    assert retention_purge()["session_records"] == 2
     assert list(PersonSession.objects.values_list("session_key", flat=True)) == [session_key(other)]
 
 

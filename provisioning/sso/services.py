@@ -138,9 +138,11 @@ def sso_signin_record(
                            target_id=person.pk, target_label=person.user_name, details=audit_details)
     else:
         _audit(integration, actor, action, audit_details)
-    if outcome == SsoSignIn.Outcome.SUCCEEDED:
-        # At most one write a minute to the config row, however many people sign in at 9:00.
-        now = timezone.now()
+    now = timezone.now()
+    recent = config.last_signin_at is not None and config.last_signin_at > now - timedelta(minutes=1)
+    if outcome == SsoSignIn.Outcome.SUCCEEDED and not recent:
+        # At most one write a minute to the config row, however many people sign in at 9:00
+        # (the condition again in SQL: other processes read the row before this one wrote it).
         SsoConfig.objects.filter(pk=config.pk).exclude(last_signin_at__gt=now - timedelta(minutes=1)).update(
             last_signin_at=now)
     return row
