@@ -21,6 +21,7 @@ State on ``Integration``:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -75,10 +76,15 @@ def request_recorded(
 ) -> None:
     """Move the integration's alerting state after one logged request.
 
-    ``integration`` is the instance loaded when the request was authenticated;
-    its (possibly slightly stale) values only decide whether a query is needed;
-    every transition is a conditional UPDATE, so concurrent requests never
-    claim the same email twice.
+    ``integration`` is the instance loaded when the request was authenticated,
+    usually the one this process's token cache keeps (provisioning.token_cache)
+    across requests. Writing this state does not make the cache verify the
+    token again (provisioning migration 0006), so what is written here is also
+    set on the instance, and a conditional UPDATE that finds the row in another
+    state than the instance says (another process moved it) reads it again.
+    The instance's values only decide whether a query is needed; every
+    transition is a conditional UPDATE, so concurrent requests never claim the
+    same email twice.
     """
     now = now or timezone.now()
     if entry.status == 401 and token is not None:
@@ -95,19 +101,36 @@ def _fresh(moment: datetime | None, now: datetime) -> bool:
     return moment is not None and now - moment < LAST_REQUEST_PRECISION
 
 
+# The alerting state on Integration, read again when another process turns out to have moved it.
+ALERT_STATE = ("last_request_at", "failing_since", "recovered_at", "failure_summary_at", "failures_reported_until")
+_RECOVERY_CLAIMABLE = Q(failing_since__isnull=False, recovered_at__isnull=True)
+
+
+def _read_again(integration: Integration) -> None:
+    """The row's alerting state onto the instance (a conditional UPDATE found the row elsewhere)."""
+    # Deleted meanwhile: nothing to read, and the token cache forgets it on that notification.
+    with contextlib.suppress(Integration.DoesNotExist):
+        integration.refresh_from_db(fields=ALERT_STATE)
+
+
 def _note_success(integration: Integration, now: datetime) -> None:
     # Most successes need no query at all: no QuerySet is built until one does.
-    if integration.failing_since is not None and integration.recovered_at is None:
-        rows = Integration.objects.filter(pk=integration.pk)
-        claimed = rows.filter(failing_since__isnull=False, recovered_at__isnull=True).update(
-            recovered_at=now, last_request_at=now
-        )
-        if claimed:
-            _enqueue_on_commit("recovery_notice_send", integration.pk, now.isoformat(), countdown=recovery_delay())
+    rows = Integration.objects.filter(pk=integration.pk)
+    if integration.failing_since is None or integration.recovered_at is not None:
+        if _fresh(integration.last_request_at, now):
             return
-    if _fresh(integration.last_request_at, now):
+        # Written only while the row agrees that no recovery is to be claimed:
+        # when another process has recorded failures since the instance was
+        # read, nothing is written and this success claims their recovery.
+        if rows.exclude(_RECOVERY_CLAIMABLE).update(last_request_at=now):
+            integration.last_request_at = now
+            return
+        _read_again(integration)
+    if rows.filter(_RECOVERY_CLAIMABLE).update(recovered_at=now, last_request_at=now):
+        integration.recovered_at = integration.last_request_at = now
+        _enqueue_on_commit("recovery_notice_send", integration.pk, now.isoformat(), countdown=recovery_delay())
         return
-    Integration.objects.filter(pk=integration.pk).update(last_request_at=now)
+    _read_again(integration)  # another process claimed or announced the recovery
 
 
 def _note_failure(integration: Integration, received_at: datetime, now: datetime) -> None:
@@ -126,8 +149,11 @@ def _note_failure(integration: Integration, received_at: datetime, now: datetime
             failure_summary_at=now, **changes
         )
         if claimed:
+            integration.failure_summary_at = now
+            _failure_written(integration, received_at, now)
             _enqueue_on_commit("failure_summary_send", integration.pk, countdown=summary_delay())
             return
+        _read_again(integration)  # another process claimed this summary
     if (
         integration.failing_since is not None
         and integration.recovered_at is None
@@ -135,6 +161,19 @@ def _note_failure(integration: Integration, received_at: datetime, now: datetime
     ):
         return  # mid-burst: the state already says "failing"
     rows.update(**changes)
+    _failure_written(integration, received_at, now)
+
+
+def _failure_written(integration: Integration, received_at: datetime, now: datetime) -> None:
+    """Set on the instance what ``_note_failure``'s UPDATE wrote.
+
+    The row keeps the earliest ``failing_since`` (another process may have
+    started the run); the request path only asks whether it is set.
+    """
+    integration.last_request_at = now
+    integration.recovered_at = None
+    if integration.failing_since is None:
+        integration.failing_since = received_at
 
 
 def _note_invalid_token(integration: Integration, token: ScimToken, now: datetime) -> None:

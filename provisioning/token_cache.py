@@ -6,14 +6,21 @@ each process keeps what it verified, keyed by the token's HMAC digest, and
 serves the next request with that token from memory.
 
 Revocation stays immediate. Triggers on the token, integration and tenant
-tables (provisioning migration 0004) send a notification on
-``spaceiq_scim_auth`` when any row changes, committed with the change. The
-process's database connection LISTENs on that channel; before trusting its
-memory, a request reads whatever the server has already sent (a non-blocking
-read of the socket, no round trip) and any notification empties the memory.
-PostgreSQL sends a notification to an idle listener as its transaction
-commits, so a request that starts after a revocation's response has been sent
-finds it on the socket.
+tables (provisioning migrations 0004 and 0006) send a notification on
+``spaceiq_scim_auth`` when a row is deleted or one of its columns changes,
+committed with the change. The process's database connection LISTENs on that
+channel; before trusting its memory, a request reads whatever the server has
+already sent (a non-blocking read of the socket, no round trip) and any
+notification empties the memory. PostgreSQL sends a notification to an idle
+listener as its transaction commits, so a request that starts after a
+revocation's response has been sent finds it on the socket.
+
+The request path's own bookkeeping (a token's last use, an integration's last
+request and alerting state) notifies nobody: it would empty every process's
+memory every few seconds of a sync. provisioning.scim.auth and
+provisioning.alerts set what they write on the instances kept here, and the
+alerts read the row again when a conditional UPDATE finds that another
+process moved it.
 
 An entry is trusted only while the connection it was verified under is the
 process's connection and no notification has arrived since: a reconnect (the

@@ -431,10 +431,8 @@ def issue_token(tenant, kind: str = "azure") -> str:
 def steady_bookkeeping(monkeypatch) -> None:
     """No last-used or last-request write during the test.
 
-    They are written every 60 and 5 seconds; each is a change that makes every
-    process verify its tokens again (provisioning/token_cache.py), so a slow
-    machine could see an extra token query between requests whose statements
-    a test counts.
+    They are written every 60 and 5 seconds, so a slow machine could see an
+    extra statement between requests whose statements a test counts.
     """
     from datetime import timedelta
 
@@ -449,12 +447,11 @@ def scim_token_remembered(get) -> None:
     """Bring a token into this process's memory (provisioning/token_cache.py) with ``get()``,
     a SCIM request with it, which must answer 200.
 
-    The first request with a token records when it was last used, and the
-    request-log writer records when the integration last heard from Entra,
-    up to a batch interval later: changes like any other, which empty the
-    memory. So: one request, its log written and the notifications delivered,
-    then a request that verifies the token again and keeps it.
-    (``steady_bookkeeping`` keeps later requests from recording them again.)
+    One request, its log written (the request-log writer records when the
+    integration last heard from Entra, up to a batch interval later) and any
+    notification delivered, then a second request: whatever the first one
+    wrote, the token is in memory after it. (``steady_bookkeeping`` keeps
+    later requests from recording last use and last request again.)
     """
     import time
 

@@ -64,6 +64,9 @@ def test_failures_in_the_last_hour_read_as_failing_with_the_most_common_reason(i
 def test_no_request_for_longer_than_the_threshold_reads_as_silent(integration, settings):
     settings.SCIM_SILENCE_HOURS = 3
     log(integration, method="POST", path="/scim/Users", status=201, ago=timedelta(hours=4))
+    # Logging it wrote last_request_at (when it was logged, now): as if that was four hours ago too.
+    Integration.objects.filter(pk=integration.pk).update(last_request_at=timezone.now() - timedelta(hours=4))
+    integration.refresh_from_db()
     status = integration_status(integration)
     assert (status.level, status.text) == ("silent", "Silent — no request for over 3 hours")
 

@@ -238,3 +238,70 @@ def test_a_deactivated_integration_is_not_summarised(integration, enqueued):
     for _ in range(3):
         scim_request(integration, 401)
     assert enqueued == []
+
+
+# --- One instance across requests, as each process's token cache keeps it ------------------
+# Writing the alerting state does not make the token cache verify the token again
+# (provisioning migration 0006): the instance a request sees is the one earlier
+# requests of its process wrote through, or one read before another process moved the row.
+
+
+def logged(instance: Integration, status: int) -> list[str]:
+    """Log one request with ``instance`` as it is (not read again); the statements it ran."""
+    from provisioning.request_log import request_log_record
+
+    with CaptureQueriesContext(connection) as queries:
+        request_log_record(integration=instance, received_at=timezone.now(), method="POST", path="/scim/v2/Users",
+                           status=status, duration_ms=3, scim_type="uniqueness" if status == 409 else "")
+    return [q["sql"].split()[0] for q in queries.captured_queries]
+
+
+@pytest.mark.django_db
+def test_the_kept_instance_follows_its_own_writes(integration, enqueued, clock):
+    kept = reload(integration)
+    logged(kept, 409)
+    assert kept.failing_since is not None and kept.failure_summary_at is not None
+    assert logged(kept, 409) == ["INSERT"]  # mid-burst, known from the instance alone
+    clock.advance(seconds=1)
+    logged(kept, 200)
+    assert [name for name, _ in enqueued] == ["failure_summary_send", "recovery_notice_send"]
+    assert kept.recovered_at == reload(integration).recovered_at == clock.now
+    assert logged(kept, 200) == ["INSERT"]
+
+
+@pytest.mark.django_db
+def test_failures_another_process_recorded_are_recovered_by_a_stale_instance(integration, enqueued, clock):
+    kept, elsewhere = reload(integration), reload(integration)
+    logged(kept, 200)
+    clock.advance(seconds=1)
+    logged(elsewhere, 409)
+    clock.advance(seconds=1)
+    assert logged(kept, 200) == ["INSERT"]  # within the precision window: no query, the claim waits
+    clock.advance(seconds=alerts.LAST_REQUEST_PRECISION.total_seconds())
+    # The write of last_request_at finds the row failing, reads it again and claims the recovery.
+    assert logged(kept, 200) == ["INSERT", "UPDATE", "SELECT", "UPDATE"]
+    assert [name for name, _ in enqueued] == ["failure_summary_send", "recovery_notice_send"]
+    assert reload(integration).recovered_at == clock.now == kept.recovered_at
+
+
+@pytest.mark.django_db
+def test_a_recovery_claimed_elsewhere_is_not_claimed_again(integration, enqueued, clock):
+    kept, elsewhere = reload(integration), reload(integration)
+    logged(kept, 409)
+    elsewhere.refresh_from_db()
+    clock.advance(seconds=1)
+    logged(elsewhere, 200)
+    clock.advance(seconds=1)
+    assert logged(kept, 200) == ["INSERT", "UPDATE", "SELECT"]  # the claim finds it taken, reads the row again
+    assert logged(kept, 200) == ["INSERT"]
+    assert [name for name, _ in enqueued] == ["failure_summary_send", "recovery_notice_send"]
+
+
+@pytest.mark.django_db
+def test_a_summary_claimed_elsewhere_is_not_claimed_again(integration, enqueued, clock):
+    kept, elsewhere = reload(integration), reload(integration)
+    logged(elsewhere, 409)
+    clock.advance(seconds=1)
+    assert logged(kept, 409) == ["INSERT", "UPDATE", "SELECT"]  # the claim finds it taken; mid-burst after all
+    assert logged(kept, 409) == ["INSERT"]
+    assert [name for name, _ in enqueued] == ["failure_summary_send"]

@@ -1,6 +1,7 @@
 """Verified SCIM tokens are kept per process (provisioning/token_cache.py), and any
 change to a token, its integration or its tenant, made by any process, ends that
-at once. Also: SCIM requests take their own middleware chain (SCIM_MIDDLEWARE).
+at once; the request path's own bookkeeping (last use, last request, alerting
+state) does not. Also: SCIM requests take their own middleware chain (SCIM_MIDDLEWARE).
 
 These tests need committed data (``transactional_db``): inside a transaction the
 cache is bypassed, and PostgreSQL only notifies on commit.
@@ -164,11 +165,161 @@ def test_the_integration_state_the_request_log_reads_stays_current(live_token):
     client = Client()
     assert scim_get(client, live_token).status_code == 200
     integration = the_token(live_token).integration
-    Integration.objects.filter(pk=integration.pk).update(notify_on_failure=False)
+    assert integration.notify_on_failure is False
+    Integration.objects.filter(pk=integration.pk).update(notify_on_failure=True)
     time.sleep(DELIVERY)
     assert scim_get(client, live_token).status_code == 200
     hit = token_cache._memory.entries[token_cache.token_digest(live_token)][1]
-    assert hit.integration.notify_on_failure is False
+    assert hit.integration.notify_on_failure is True
+
+
+# --- The request path's bookkeeping leaves the memory warm (provisioning migration 0006) ---
+
+# Written by the request path itself (provisioning.scim.auth, provisioning.alerts).
+BOOKKEEPING = [
+    (ScimToken, "last_used_at", timezone.now),
+    (ScimToken, "last_used_ip", lambda: "203.0.113.9"),
+    (Integration, "last_request_at", timezone.now),
+    (Integration, "failing_since", timezone.now),
+    (Integration, "recovered_at", timezone.now),
+    (Integration, "failure_summary_at", timezone.now),
+    (Integration, "failures_reported_until", timezone.now),
+]
+# What the kept rows say a token may do, or what the request path reads from them.
+CHANGES = [
+    (ScimToken, "revoked_at", timezone.now),
+    (ScimToken, "expires_at", lambda: timezone.now() + timedelta(days=1)),
+    (ScimToken, "confirmed", lambda: False),
+    (ScimToken, "digest", lambda: "0" * 64),
+    (ScimToken, "prefix", lambda: "zzzzzzzz"),
+    (ScimToken, "label", lambda: "renamed"),
+    (Integration, "state", lambda: Integration.State.INACTIVE),
+    (Integration, "kind", lambda: "okta"),
+    (Integration, "notify_on_failure", lambda: True),  # issue_token leaves it off
+    (Integration, "notification_email", lambda: "someone-else@acme.example"),
+    (Tenant, "slug", lambda: "acme-renamed"),
+    (Tenant, "name", lambda: "Acme Renamed"),
+]
+
+
+@pytest.fixture
+def listener(transactional_db) -> psycopg.Connection:
+    """A connection LISTENing on the token cache's channel, as every app process's does."""
+    with psycopg.connect(database_url_for_subprocess(), autocommit=True) as conn:
+        conn.execute(f"LISTEN {token_cache.CHANNEL}")
+        yield conn
+
+
+def notified(listener: psycopg.Connection) -> bool:
+    return any(True for _ in listener.notifies(timeout=DELIVERY, stop_after=1))
+
+
+def row_of(model, token: ScimToken):
+    return {ScimToken: token, Integration: token.integration, Tenant: token.integration.tenant}[model]
+
+
+@pytest.mark.parametrize("model, field, value", BOOKKEEPING, ids=[f"{m.__name__}.{f}" for m, f, _ in BOOKKEEPING])
+def test_bookkeeping_writes_notify_nobody(live_token, listener, model, field, value):
+    row = row_of(model, the_token(live_token))
+    assert not notified(listener)  # nothing pending from the set-up
+    model.objects.filter(pk=row.pk).update(**{field: value()})
+    assert not notified(listener)
+
+
+@pytest.mark.parametrize("model, field, value", CHANGES, ids=[f"{m.__name__}.{f}" for m, f, _ in CHANGES])
+def test_other_changes_notify_every_listener(live_token, listener, model, field, value):
+    row = row_of(model, the_token(live_token))
+    assert not notified(listener)
+    model.objects.filter(pk=row.pk).update(**{field: value()})
+    assert notified(listener)
+
+
+def test_an_update_that_changes_no_value_notifies_nobody(live_token, listener):
+    token = the_token(live_token)
+    assert not notified(listener)
+    ScimToken.objects.filter(pk=token.pk).update(revoked_at=None, label=token.label)
+    token.integration.save()  # every column written, none changed
+    assert not notified(listener)
+
+
+@pytest.mark.parametrize("model", [ScimToken, Integration, Tenant])
+def test_deleting_a_row_notifies_every_listener(live_token, listener, model):
+    row = row_of(model, the_token(live_token))
+    assert not notified(listener)
+    model.objects.filter(pk=row.pk).delete()
+    assert notified(listener)
+
+
+def test_bookkeeping_written_by_another_process_leaves_the_token_remembered(live_token):
+    client = Client()
+    remember(client, live_token)
+    token = the_token(live_token)
+    with psycopg.connect(database_url_for_subprocess(), autocommit=True) as other:
+        other.execute("UPDATE provisioning_scimtoken SET last_used_at = now(), last_used_ip = '203.0.113.9' "
+                      "WHERE id = %s", [token.pk])
+        other.execute("UPDATE provisioning_integration SET last_request_at = now(), failing_since = now(), "
+                      "failure_summary_at = now(), failures_reported_until = now() WHERE id = %s",
+                      [token.integration_id])
+        other.execute("UPDATE provisioning_integration SET recovered_at = now() WHERE id = %s",
+                      [token.integration_id])
+    time.sleep(DELIVERY)
+    assert token_queries(client, live_token) == (200, 0)
+    # A revocation after them still ends it at once.
+    services.token_revoke(token=token, actor=Actor.system("test"))
+    time.sleep(DELIVERY)
+    assert scim_get(client, live_token).status_code == 401
+
+
+@pytest.fixture
+def busy_token(transactional_db, tenant) -> str:
+    """A token whose requests record last use and last request as in production (no steady_bookkeeping)."""
+    return issue_token(tenant)
+
+
+def statements_on(table: str, client: Client, token: str, path: str = "/scim/Users?count=1") -> tuple[int, list[str]]:
+    with CaptureQueriesContext(connection) as queries:
+        status = scim_get(client, token, path).status_code
+    return status, [q["sql"].split()[0] for q in queries.captured_queries if f'"{table}"' in q["sql"]]
+
+
+def test_a_sync_s_own_writes_leave_the_token_remembered(busy_token):
+    """Last use and last request are written by the first requests, and the token stays in memory."""
+    from provisioning.request_log_writer import writer
+
+    client = Client()
+    token = the_token(busy_token)
+    assert token.last_used_at is None and token.integration.last_request_at is None
+    # The first request verifies the token and records its last use; the writer, the last request.
+    assert statements_on("provisioning_scimtoken", client, busy_token) == (200, ["SELECT", "UPDATE"])
+    assert writer.flush()
+    time.sleep(DELIVERY)
+    token = the_token(busy_token)
+    assert token.last_used_at is not None and token.integration.last_request_at is not None
+    # Remembered through both writes, and the kept instance knows its last use: no second write.
+    for _ in range(3):
+        assert statements_on("provisioning_scimtoken", client, busy_token) == (200, [])
+
+
+def test_failures_and_their_recovery_leave_the_token_remembered(busy_token, settings):
+    """A failure and the success after it move the alerting state on the integration; the memory stays."""
+    from provisioning.request_log_writer import writer
+
+    settings.SCIM_AUTH_FAILURES_PER_IP = 100000
+    client = Client()
+    assert scim_get(client, busy_token).status_code == 200
+    assert writer.flush()
+    time.sleep(DELIVERY)
+    missing = f"/scim/Users/{uuid.uuid4()}"
+    assert statements_on("provisioning_scimtoken", client, busy_token, missing) == (404, [])
+    assert writer.flush()
+    integration = the_token(busy_token).integration
+    assert integration.failing_since is not None and integration.recovered_at is None
+    time.sleep(DELIVERY)
+    assert statements_on("provisioning_scimtoken", client, busy_token) == (200, [])
+    assert writer.flush()
+    assert the_token(busy_token).integration.recovered_at is not None  # claimed from the kept instance
+    time.sleep(DELIVERY)
+    assert statements_on("provisioning_scimtoken", client, busy_token) == (200, [])
 
 
 # --- Several gunicorn workers, persistent connections ---------------------------------

@@ -92,6 +92,9 @@ def _touch(token: ScimToken, ip: str | None, now: Any) -> None:
     try:
         # Integration.last_request_at is kept by the request log (provisioning.alerts).
         ScimToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip)
+        # The token cache keeps this instance, and this write does not make it
+        # verify the token again (provisioning migration 0006): keep it current.
+        token.last_used_at, token.last_used_ip = now, ip
     except (DatabaseError, InterfaceError):
         # The request's own work is done (and committed): answering 503 now
         # would make the client retry a write that succeeded. Last-used is cosmetic.
