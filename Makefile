@@ -31,7 +31,7 @@ run: install
 	exec $(PY) manage.py runserver 127.0.0.1:8000
 
 test: install
-	DJANGO_SECRET_KEY=collectstatic $(PY) manage.py collectstatic --noinput -v0
+	DJANGO_SECRET_KEY=collectstatic REDIS_URL=$(TEST_REDIS_URL) $(PY) manage.py collectstatic --noinput -v0
 	UPDATE_SCREENSHOTS=$(UPDATE_SCREENSHOTS) DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 	DJANGO_SECRET_KEY=test-secret-key-not-for-production \
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -41,7 +41,7 @@ test: install
 CONFORMANCE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/spaceiq_conformance
 
 conformance: install
-	CONFORMANCE_DATABASE_URL=$(CONFORMANCE_DATABASE_URL) $(PY) scripts/conformance.py
+	CONFORMANCE_DATABASE_URL=$(CONFORMANCE_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) scripts/conformance.py
 
 # The Entra replay benchmark (bench/run.py): gunicorn, PostgreSQL, a Celery worker on
 # Redis, and the stock django-scim2 baseline; figures to bench/results/latest.json and

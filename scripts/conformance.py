@@ -8,7 +8,7 @@
 2. migrates it, creates a tenant and issues a SCIM token with the app's own
    management commands,
 3. starts the app with gunicorn on a free local port (Celery tasks in-process,
-   emails printed),
+   emails printed, the cache on Redis: ``REDIS_URL``, else the local default),
 4. runs scim2-tester's ``check_server`` on ``/scim`` for the discovery
    endpoints, Users and Groups,
 5. prints the results grouped by status with their counts, and every
@@ -44,6 +44,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/spaceiq_conformance"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"  # REDIS_URL overrides it
 TENANT_SLUG = "conformance"
 # Statuses that mean the server broke a MUST of RFC 7643/7644.
 FAILING = ("ERROR", "CRITICAL")
@@ -153,11 +154,14 @@ def drop_database(url: str) -> None:
 def app_environment(database_url: str, site_url: str) -> dict[str, str]:
     """The environment of the management commands and of gunicorn (one secret: tokens hash with it)."""
     env = dict(os.environ)
-    # No broker: tasks run in-process. No SMTP: emails are printed. No Redis:
-    # the cache lives in the database. Production-like otherwise (DEBUG off).
-    for name in ("CELERY_BROKER_URL", "EMAIL_HOST", "REDIS_URL", "DJANGO_DEBUG", "SPACEIQ_DEMO"):
+    # No broker: tasks run in-process. No SMTP: emails are printed.
+    # Production-like otherwise: DEBUG off, so REDIS_URL is required (the
+    # cache of rate limits), with a key prefix no other run shares.
+    for name in ("CELERY_BROKER_URL", "EMAIL_HOST", "DJANGO_DEBUG", "SPACEIQ_DEMO"):
         env.pop(name, None)
     env.update({
+        "REDIS_URL": env.get("REDIS_URL") or DEFAULT_REDIS_URL,
+        "CACHE_KEY_PREFIX": f"conformance-{secrets.token_hex(4)}",
         "DATABASE_URL": database_url,
         "DJANGO_SECRET_KEY": env.get("CONFORMANCE_SECRET_KEY") or secrets.token_urlsafe(48),
         "SITE_URL": site_url,
@@ -277,7 +281,6 @@ def main(argv: list[str] | None = None) -> int:
     log = tempfile.NamedTemporaryFile(prefix="spaceiq-conformance-", suffix=".log", delete=False)  # noqa: SIM115
     try:
         manage(env, "migrate", "--noinput", "-v0")
-        manage(env, "createcachetable")
         manage(env, "create_tenant", TENANT_SLUG, "--name", "Conformance",
                "--admin-email", "admin@conformance.example", "--noinput")
         # Without EMAIL_HOST the console email backend prints the "new token"

@@ -2,7 +2,8 @@
 
 With no environment at all the app runs in demo mode: SQLite in ``var/``,
 Celery tasks executed in-process and emails printed to the console. Production
-sets ``DATABASE_URL``, ``CELERY_BROKER_URL``, ``EMAIL_HOST`` and friends; see
+sets ``DATABASE_URL``, ``REDIS_URL`` (required unless ``DJANGO_DEBUG`` or
+``SPACEIQ_DEMO`` is on), ``CELERY_BROKER_URL``, ``EMAIL_HOST`` and friends; see
 the README for the full list.
 """
 
@@ -244,8 +245,17 @@ if REDIS_URL:
         # A stalled Redis must cost a request at most a second, never hang it.
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }}
-else:
+elif DEBUG or DEMO_MODE:
+    # Demo mode only: `make run` creates the table (createcachetable); migrate does not.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "spaceiq_cache"}}
+else:
+    # The database cache's table is made by createcachetable, not migrate:
+    # without it the SCIM brute-force limit fails open, unnoticed, and every
+    # SSO sign-in is refused (the replay check cannot vouch for an assertion).
+    raise ImproperlyConfigured(
+        "REDIS_URL must be set when neither DJANGO_DEBUG nor SPACEIQ_DEMO is on: the SCIM brute-force limit "
+        "and the SSO replay check need a cache every app process shares."
+    )
 # Several deployments (or test runs) sharing one Redis keep apart by prefix.
 CACHES["default"]["KEY_PREFIX"] = env_str("CACHE_KEY_PREFIX")
 

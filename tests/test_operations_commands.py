@@ -125,6 +125,7 @@ from django.core.management import call_command
 from django.test import Client
 
 call_command("migrate", verbosity=0)
+call_command("createcachetable")  # as make run does: demo mode's cache is a database table
 call_command("create_tenant", "initech", "--name", "Initech", "--admin-email", "p@initech.example", "--noinput",
              stdout=io.StringIO(), stderr=io.StringIO())
 out = io.StringIO()
@@ -175,7 +176,7 @@ def test_the_scim_endpoint_works_on_the_demo_database(tmp_path):
     import sys
 
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "CELERY_BROKER_URL": "",
-           "EMAIL_HOST": "", "TENANT_ADMIN_PASSWORD": "a-long-enough-secret", "REDIS_URL": "",
+           "EMAIL_HOST": "", "TENANT_ADMIN_PASSWORD": "a-long-enough-secret", "REDIS_URL": "", "SPACEIQ_DEMO": "1",
            "DJANGO_ALLOWED_HOSTS": "testserver", "DJANGO_SETTINGS_MODULE": "spaceiq_site.settings"}
     result = subprocess.run([sys.executable, "-c", SQLITE_SCIM_SCRIPT], cwd=Path(__file__).resolve().parent.parent,
                             env=env, capture_output=True, text=True)
