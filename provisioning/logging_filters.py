@@ -34,3 +34,15 @@ class RedactTokens(logging.Filter):
 
             record.exc_text = token_redact(record.exc_text)
         return True
+
+
+class WithoutHealthProbes(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Drop Django's "Service Unavailable: /readyz" (ERROR, once per probe); provisioning.health
+        logs a warning naming the failed checks instead."""
+        request = getattr(record, "request", None)
+        if request is None:
+            return True
+        from provisioning.health import ENDPOINTS
+
+        return getattr(request, "path_info", None) not in ENDPOINTS

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from celery import shared_task
 
-from provisioning import alerts, notifications, retention
+from provisioning import alerts, health, notifications, retention
 from provisioning.sso import alerts as sso_alerts
 
 
@@ -85,3 +85,9 @@ def sso_recovery_notice_send(config_id: int, recovered_at: str) -> bool:
 def sso_alerts_sweep() -> int:
     """Due SSO failure summaries and recoveries whose task was lost (broker down, worker died)."""
     return sso_alerts.alerts_sweep()
+
+
+@shared_task(ignore_result=True)
+def worker_heartbeat() -> None:
+    """Beat, every minute: a worker took this off the queue; /readyz checks it did so recently."""
+    health.worker_heartbeat_record()

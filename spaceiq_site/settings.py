@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, answered before anything else: no host check, session, CSRF or sign-in.
+    "provisioning.health.HealthCheckMiddleware",
     # SCIM requests leave here for SCIM_MIDDLEWARE (spaceiq_site/scim_middleware.py).
     "spaceiq_site.scim_middleware.ScimLaneMiddleware",
     # First, so every later reader of REMOTE_ADDR sees the client (docs/security.md).
@@ -329,19 +331,26 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # A SCIM token pasted into a URL or body never reaches a log line (docs/security.md).
-    "filters": {"redact_tokens": {"()": "provisioning.logging_filters.RedactTokens"}},
+    "filters": {
+        "redact_tokens": {"()": "provisioning.logging_filters.RedactTokens"},
+        "without_health_probes": {"()": "provisioning.logging_filters.WithoutHealthProbes"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # django-scim2 logs full request bodies at DEBUG; never let them out.
         "django_scim": {"level": "WARNING", "filters": ["redact_tokens"]},
         # Django logs the path of every 4xx/5xx: a token pasted into a URL would be in it.
-        "django.request": {"filters": ["redact_tokens"]},
+        # ... and of every failing /readyz probe: provisioning.health logs what failed instead.
+        "django.request": {"filters": ["redact_tokens", "without_health_probes"]},
     },
 }
 
 CELERY_BEAT_SCHEDULE = {
     "outbox-drain": {"task": "provisioning.tasks.outbox_drain", "schedule": 60.0},
+    # /readyz wants one within provisioning.health.HEARTBEAT_MAX_AGE; one queued while no worker
+    # ran expires instead of piling up.
+    "worker-heartbeat": {"task": "provisioning.tasks.worker_heartbeat", "schedule": 60.0, "options": {"expires": 120}},
 }
 
 # --- Alerts and retention (provisioning.alerts, provisioning.retention) ---------

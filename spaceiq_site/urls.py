@@ -1,4 +1,9 @@
-"""Root URLs: the console, the SCIM service mounted at /scim/ and /scim/v2/, SAML sign-in at /sso/."""
+"""Root URLs: the console, the SCIM service mounted at /scim/ and /scim/v2/, SAML sign-in at /sso/.
+
+/healthz and /readyz are not here: provisioning.health.HealthCheckMiddleware,
+first in MIDDLEWARE, answers them before the host check and the console's
+middleware (provisioning/health.py says why).
+"""
 
 from django.urls import include, path, re_path
 
