@@ -68,7 +68,10 @@ class SsoAuthnRequest(models.Model):
     config = models.ForeignKey(SsoConfig, on_delete=models.CASCADE, related_name="+")
     purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.SIGNIN)
     relay_state = models.CharField(max_length=1024, blank=True)
-    requested_by = models.ForeignKey(Person, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # No database constraint and nothing done on delete: deleting a person (SCIM DELETE) must not
+    # cost a query per table that mentions them; a dangling id here matches nobody.
+    requested_by = models.ForeignKey(Person, null=True, blank=True, on_delete=models.DO_NOTHING,
+                                     db_constraint=False, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(db_index=True)
     answered_at = models.DateTimeField(null=True, blank=True)
@@ -100,7 +103,9 @@ class SsoSignIn(models.Model):
     reason = models.CharField(max_length=48, blank=True)
     detail = models.TextField(blank=True)
     name_id = models.CharField(max_length=512, blank=True)
-    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # As requested_by above: the log keeps the NameID, and a deleted person's link shows nothing.
+    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                               related_name="+")
     # Shown to the person on a refusal page, so the admin can find this row.
     reference = models.CharField(max_length=16, unique=True)
     source_ip = models.GenericIPAddressField(null=True, blank=True)

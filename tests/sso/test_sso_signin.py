@@ -157,3 +157,25 @@ def test_each_tenant_and_integration_has_its_own_values(sso, other_sso):
     okta = sp_for(integration=provisioning_services.integration_for(tenant=sso.integration.tenant, kind="okta"))
     assert len({a.entity_id, b.entity_id, okta.entity_id}) == 3
     assert len({a.acs_url, b.acs_url, okta.acs_url}) == 3
+
+
+def test_deleting_a_signed_in_person_keeps_the_log_and_costs_no_extra_statement(client, entra, sp, sso, alice,
+                                                                                 scim, django_assert_max_num_queries):
+    from django.test import Client
+
+    from provisioning.models import SsoAuthnRequest
+
+    browser = Client()
+    assert post_acs(browser, sp, entra.response(name_id=alice.user_name, sp=sp)).status_code == 303
+    SsoAuthnRequest.objects.create(request_id="ONELOGIN_x", config=sso, purpose="test", requested_by=alice,
+                                   expires_at=alice.created)
+    # The SSO tables point at people without a database constraint: deleting a person runs no
+    # statement for them (Django's deletion collector would otherwise visit each table).
+    with django_assert_max_num_queries(17) as captured:
+        assert scim.delete(f"/Users/{alice.pk}").status_code == 204
+    assert not any("provisioning_sso" in q["sql"] for q in captured.captured_queries)
+    # The person's sessions are ended once, by person_delete, not again by the collector.
+    assert sum("DELETE FROM \"directory_personsession\"" in q["sql"] for q in captured.captured_queries) == 1
+    row = SsoSignIn.objects.select_related("person").get()
+    assert row.person is None and row.name_id == alice.user_name
+    assert not browser.get("/").wsgi_request.user.is_authenticated
