@@ -128,6 +128,38 @@ def outsider(other_tenant):
 
 
 @pytest.fixture
+def admins(tenant, admin):
+    """The tenant's two admins, and a non-admin beside them (who must never be emailed as one)."""
+    second = make_person(tenant, "sam.second@acme.example", admin=True)
+    make_person(tenant, "nina.nonadmin@acme.example")
+    return [admin, second]
+
+
+class Clock:
+    """A clock the test moves by hand (fixture ``clock``)."""
+
+    def __init__(self) -> None:
+        from django.utils import timezone
+
+        self.now = timezone.now()
+
+    def advance(self, **delta) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """Time stands still unless the test moves it (django.utils.timezone.now is patched)."""
+    from django.utils import timezone as django_timezone
+
+    clock = Clock()
+    monkeypatch.setattr(django_timezone, "now", lambda: clock.now)
+    return clock
+
+
+@pytest.fixture
 def admin_client(client, admin):
     client.force_login(admin)
     return client

@@ -26,24 +26,6 @@ def enqueued(monkeypatch):
     return calls
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = timezone.now()
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """Time stands still unless the test moves it (django.utils.timezone.now is patched)."""
-    from django.utils import timezone as django_timezone
-
-    clock = Clock()
-    monkeypatch.setattr(django_timezone, "now", lambda: clock.now)
-    return clock
-
-
 def reload(integration):
     return Integration.objects.get(pk=integration.pk)
 

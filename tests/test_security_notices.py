@@ -8,17 +8,9 @@ from django.utils import timezone
 from directory.audit import Actor
 from provisioning import services
 from provisioning.models import Notification
-from tests.conftest import make_person
 from tests.scim_traffic import active_integration, scim_request
 
 ADA = Actor(label="Ada Admin (ada.admin@acme.example)", source_ip="198.51.100.4")
-
-
-@pytest.fixture
-def admins(tenant, admin):
-    second = make_person(tenant, "sam.second@acme.example", admin=True)
-    make_person(tenant, "nina.nonadmin@acme.example")
-    return [admin, second]
 
 
 @pytest.fixture

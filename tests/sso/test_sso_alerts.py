@@ -48,13 +48,6 @@ def successor() -> SigningCertificate:
 
 
 @pytest.fixture
-def admins(tenant, admin):
-    second = make_person(tenant, "sam.second@acme.example", admin=True)
-    make_person(tenant, "nina.nonadmin@acme.example")
-    return [admin, second]
-
-
-@pytest.fixture
 def integration(tenant, admins):
     return active_integration(tenant)  # Notification Email ops@acme.example, notify on failure
 
@@ -75,24 +68,6 @@ def certificates_set(config, *certs: SigningCertificate, replace: bool = False) 
         require_sso=False, create_people=False, certificates=[certificate_read(c.pem) for c in certs],
         replace_certificates=replace,
     )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = timezone.now()
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """Time stands still unless the test moves it (django.utils.timezone.now is patched)."""
-    from django.utils import timezone as django_timezone
-
-    clock = Clock()
-    monkeypatch.setattr(django_timezone, "now", lambda: clock.now)
-    return clock
 
 
 @pytest.fixture
