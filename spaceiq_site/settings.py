@@ -52,7 +52,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "rest_framework",
     "django_scim",
     "directory",
     "provisioning",
@@ -297,32 +296,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=5)}
 
 # --- SCIM (django-scim2) -----------------------------------------------------
+# django-scim2 gives us base classes (its SCIMView and adapter mixin), its
+# exception and constants; our views, adapters, filter parser and token check
+# do the rest (provisioning/scim/). Only the keys the library reads are set:
+# both are read when django_scim.views is imported, for the library's own
+# dispatch and schema view, which ours replace.
 SCIM_SERVICE_PROVIDER = {
-    "NETLOC": SITE_URL.split("://", 1)[1],
-    "SCHEME": SITE_URL.split("://", 1)[0],
-    "AUTHENTICATION_SCHEMES": [
-        {
-            "type": "oauthbearertoken",
-            "name": "OAuth Bearer Token",
-            "description": "Authentication with the SCIM bearer token issued in the SpaceIQ console.",
-            "specUri": "https://www.rfc-editor.org/info/rfc6750",
-            "primary": True,
-        }
-    ],
-    "WWW_AUTHENTICATE_HEADER": 'Bearer realm="SpaceIQ SCIM"',
-    "USER_ADAPTER": "provisioning.scim.adapters.ScimUser",
-    "GROUP_ADAPTER": "provisioning.scim.adapters.ScimGroup",
-    "GROUP_MODEL": "directory.models.Group",
+    # Should the library's dispatch ever run, it authenticates with our tokens.
     "AUTH_CHECK_MIDDLEWARE": "provisioning.scim.auth.ScimAuth",
-    "BASE_LOCATION_GETTER": "provisioning.scim.adapters.base_location",
     "SCHEMAS_GETTER": "provisioning.scim.discovery.schemas_getter",
-}
-
-# --- REST framework (our own JSON APIs) --------------------------------------
-REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 
 # --- Logging ----------------------------------------------------------------

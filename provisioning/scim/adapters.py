@@ -1,8 +1,10 @@
-"""django-scim2 adapters: SCIM documents ⇄ directory objects.
+"""SCIM adapters: SCIM documents ⇄ directory objects.
 
 Like Zulip's adapter, ``from_dict`` and ``handle_operations`` only *record*
 the intended state; ``save()`` validates it and calls one directory service,
-which writes the change and its audit event in one transaction.
+which writes the change and its audit event in one transaction. Of
+django-scim2's adapters only the base mixin is used (the object, the request
+and ``id``): every document, PATCH operation and write is ours.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def request_actor(request: Any) -> Actor:
 
 
 def base_location(request: Any) -> str:
-    """Locations are absolute, built from the request's own host (django-scim2's BASE_LOCATION_GETTER)."""
+    """Locations are absolute, built from the request's own host."""
     from django.conf import settings
 
     if request is None:
@@ -285,7 +287,7 @@ class ResourceMeta:
         }
 
 
-class ScimUser(ResourceMeta, scim_adapters.SCIMUser):
+class ScimUser(ResourceMeta, scim_adapters.SCIMMixin):
     """Adapter for ``directory.Person``."""
 
     id_field = "id"
@@ -420,7 +422,7 @@ def _member_ids(value: Any) -> list[str]:
     return ids
 
 
-class ScimGroup(ResourceMeta, scim_adapters.SCIMGroup):
+class ScimGroup(ResourceMeta, scim_adapters.SCIMMixin):
     """Adapter for ``directory.Group``; members are never loaded unless returned."""
 
     id_field = "id"

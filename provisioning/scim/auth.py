@@ -1,8 +1,10 @@
 """Bearer-token authentication and the request log for every SCIM request.
 
-Used as django-scim2's AUTH_CHECK_MIDDLEWARE: it wraps each SCIM view. The
-token identifies the tenant and integration; the request is logged with one
-INSERT once the response is known, so the log survives a broker outage.
+Wraps every SCIM view's dispatch (provisioning.scim.views.ScimViewMixin), with
+django-scim2's decorator-style middleware contract (also its
+AUTH_CHECK_MIDDLEWARE setting). The token identifies the tenant and
+integration; the request is logged with one INSERT once the response is known,
+so the log survives a broker outage.
 """
 
 from __future__ import annotations

@@ -9,6 +9,17 @@ from django.conf import settings
 from provisioning.scim.constants import MAX_RESULTS, SERVICE_PROVIDER_CONFIG_SCHEMA
 from provisioning.scim.schemas import ALL_SCHEMAS
 
+# RFC 7643 §5: how a client authenticates (provisioning.scim.auth checks it).
+AUTHENTICATION_SCHEMES = [
+    {
+        "type": "oauthbearertoken",
+        "name": "OAuth Bearer Token",
+        "description": "Authentication with the SCIM bearer token issued in the SpaceIQ console.",
+        "specUri": "https://www.rfc-editor.org/info/rfc6750",
+        "primary": True,
+    }
+]
+
 
 def service_provider_config(request: Any) -> dict:
     from provisioning.scim.adapters import scim_url
@@ -22,7 +33,7 @@ def service_provider_config(request: Any) -> dict:
         "changePassword": {"supported": False},
         "sort": {"supported": False},
         "etag": {"supported": False},
-        "authenticationSchemes": settings.SCIM_SERVICE_PROVIDER["AUTHENTICATION_SCHEMES"],
+        "authenticationSchemes": AUTHENTICATION_SCHEMES,
         "meta": {
             "resourceType": "ServiceProviderConfig",
             "location": scim_url(request, "ServiceProviderConfig"),
@@ -35,6 +46,7 @@ def schema_docs(base: str) -> list[dict]:
 
 
 def schemas_getter() -> list[dict]:
-    """django-scim2's SCHEMAS_GETTER hook. The library calls it while URLs are
-    still loading, so it cannot reverse(); our SchemasView uses schema_docs()."""
+    """django-scim2's SCHEMAS_GETTER hook, called once as django_scim.views is
+    imported (URLs still loading, so no reverse()) for the library's own
+    schema view, which is not routed: our SchemasView serves schema_docs()."""
     return [s.to_doc(f"{settings.SITE_URL}/scim/Schemas/{s.id}") for s in ALL_SCHEMAS]

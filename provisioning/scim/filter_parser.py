@@ -1,8 +1,12 @@
 """A parser for the full SCIM filter grammar (RFC 7644 §3.4.2.2) and PATCH paths (§3.5.2).
 
-scim2-filter-parser (django-scim2's default) reads ``true`` and ``"true"`` as
-the same thing, parses only one-digit numbers and drops attributes it does not
-know; a filter we cannot evaluate exactly must be refused instead (Entra rule 8),
+Why not scim2-filter-parser, django-scim2's default (0.7.0, still installed
+because django-scim2 imports it; our code never does): it reads ``true`` and
+``"true"`` as the same value (``active eq "true"`` becomes ``active = TRUE``),
+parses only one-digit numbers (``title eq 123`` is a parse error at ``2``),
+and drops attributes it does not know (``userName eq "a" and nickName eq "x"``
+becomes ``userName = 'a'``: a wider match, silently). A filter we cannot
+evaluate exactly must be refused with ``invalidFilter`` instead (Entra rule 8),
 so we parse into our own small AST and let filters.py and patch.py interpret it.
 """
 

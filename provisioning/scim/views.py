@@ -1,9 +1,11 @@
-"""django-scim2's views with the smallest overrides that make them correct for us.
+"""The SCIM views, on django-scim2's ``SCIMView`` base class (a Django view with the ``uuid`` URL argument).
 
-The library counts pages by iterating the whole result, re-filters raw SQL in
-Python, ignores ``attributes``, answers 404s without a body and renders
-``status`` as a number. Each override below fixes one of those and keeps the
-library's routing, dispatch and adapter contract.
+Listing, filtering, paging, projection, writes and error documents are ours:
+the library's own views count pages by iterating the whole result, re-filter
+raw SQL in Python, ignore ``attributes``, answer 404s without a body and
+render ``status`` as a number. What we keep of it is the base class, its
+exception (``SCIMException``, which ``errors.ScimError`` extends) and the
+adapter mixin (adapters.py).
 """
 
 from __future__ import annotations
@@ -200,6 +202,8 @@ def _equality_query(model: type[Person] | type[Group], resource: Any, shape: tup
 
 class ResourceView(ScimViewMixin, ABC):
     """Users and Groups: listing, filtering, paging and projection done in the database."""
+
+    http_method_names = ["get", "post", "put", "patch", "delete"]
 
     model: type[Person] | type[Group]
     by_id: CompiledQuery  # both derived from ``model`` (__init_subclass__)
@@ -399,7 +403,7 @@ def _group_refs(person: Person) -> list[tuple[Any, str]]:
     return [(uuid.UUID(ref["value"]), ref["display"]) for ref in refs]
 
 
-class UsersView(ResourceView, scim_views.UsersView):
+class UsersView(ResourceView, scim_views.SCIMView):
     model = Person
     adapter = ScimUser
     resource = USERS
@@ -441,7 +445,7 @@ class UsersView(ResourceView, scim_views.UsersView):
         ]
 
 
-class GroupsView(ResourceView, scim_views.GroupsView):
+class GroupsView(ResourceView, scim_views.SCIMView):
     model = Group
     adapter = ScimGroup
     resource = GROUPS
