@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
     "django_scim",
     "directory",
     "provisioning",
@@ -294,6 +295,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis visibility timeout must exceed the longest task so unacked tasks are
 # redelivered only when a worker really died.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=5)}
+
+# --- REST framework: the admin REST API under /api/v1/ (API keys, read-only) ------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
 
 # --- SCIM (django-scim2) -----------------------------------------------------
 # django-scim2 gives us base classes (its SCIMView and adapter mixin), its
