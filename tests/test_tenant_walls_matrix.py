@@ -15,6 +15,9 @@ registers it here (and so gets it tested). For every entry:
   tenant: B only ever sees its own, so nothing of A may appear in the page.
 - ``global`` routes serve documents that belong to no tenant (SCIM schemas):
   B gets exactly what A gets.
+- ``public`` routes are reached by anyone's browser by design (single sign-on:
+  the ACS, the Sign-on URL, SP metadata): B, signed in, gets no session of A's
+  and sees no data of A's; the only trace left in A is the refusal it logged.
 
 After each route's requests, every row of tenant A is unchanged.
 """
@@ -31,7 +34,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from directory.models import AuditEvent, Group, Membership, Person
-from provisioning.models import Integration, Notification, ScimRequest, ScimToken
+from provisioning.models import Integration, Notification, ScimRequest, ScimToken, SsoCertificate, SsoConfig
 from provisioning.request_log_writer import writer
 from tests.conftest import ScimClient, issue_token, make_person
 from tests.console_helpers import enter_sudo
@@ -50,6 +53,8 @@ class Side:
     tokens: list[ScimToken] = field(default_factory=list)
     logged: list[int] = field(default_factory=list)
     kinds: tuple[str, ...] = ("azure",)
+    certificates: list[int] = field(default_factory=list)
+    sso_tests: list[str] = field(default_factory=list)
 
 
 def _populate(side: Side, *, domain: str, group_name: str) -> Side:
@@ -69,7 +74,22 @@ def _populate(side: Side, *, domain: str, group_name: str) -> Side:
     assert writer.flush()
     side.logged = list(ScimRequest.objects.filter(tenant=side.tenant).values_list("pk", flat=True))
     assert side.logged and side.tokens
+    _single_sign_on(side)
     return side
+
+
+def _single_sign_on(side: Side) -> None:
+    """SSO configured on the side's Azure integration, with one Test single sign-on in its log."""
+    from directory.audit import Actor
+    from provisioning.sso import services as sso_services
+    from tests.sso.conftest import configure_sso
+    from tests.sso.idp import EntraIdP
+
+    config = configure_sso(side.tenant, EntraIdP())
+    side.certificates = [c.pk for c in config.certificates.all()]
+    test = sso_services.sso_signin_record(config=config, actor=Actor.system("test"), flow="test",
+                                          outcome="tested", name_id=side.admin.user_name, person=side.admin)
+    side.sso_tests = [test.reference]
 
 
 def build_world(tenant, admin, other_tenant, outsider) -> tuple[Side, Side]:
@@ -110,6 +130,11 @@ def snapshot(tenant) -> dict[str, list]:
         "requests": sorted(map(str, ScimRequest.objects.filter(tenant=tenant).values())),
         "audit": sorted(map(str, AuditEvent.objects.filter(tenant=tenant).values())),
         "notifications": sorted(map(str, Notification.objects.filter(tenant=tenant).values())),
+        # The settings, not the failure-alert state (a refused sign-in at A's ACS moves A's own alert).
+        "sso_configs": sorted(map(str, SsoConfig.objects.filter(integration__tenant=tenant).values(
+            "id", "integration_id", "idp_entity_id", "login_url", "require_sso", "create_people"))),
+        "sso_certificates": sorted(map(str, SsoCertificate.objects.filter(
+            config__integration__tenant=tenant).values())),
     }
 
 
@@ -155,6 +180,7 @@ ROUTES: dict[str, Route] = {
     "directory:person-detail": Route(frozenset({"person_id"}), _people),
     "directory:person-edit": Route(frozenset({"person_id"}), _people, data=PERSON_EDIT),
     "directory:person-admin-role": Route(frozenset({"person_id"}), _people, data={"role": "grant"}),
+    "directory:directory-person": Route(frozenset({"person_id"}), _people, methods=("GET",)),
     "directory:group-detail": Route(frozenset({"group_id"}), lambda s: [{"group_id": g.pk} for g in s.groups]),
     "provisioning:integration-detail": Route(frozenset({"kind"}), _kinds, scope="kind"),
     "provisioning:integration-activate": Route(frozenset({"kind"}), _kinds, scope="kind",
@@ -169,7 +195,24 @@ ROUTES: dict[str, Route] = {
     "provisioning:integration-log-detail": Route(
         frozenset({"kind", "request_id"}), lambda s: [{"kind": "azure", "request_id": r} for r in s.logged]
     ),
+    "provisioning:sso-settings": Route(frozenset({"kind"}), _kinds, scope="kind", methods=("POST",),
+                                       data={"idp_entity_id": "https://sts.windows.net/b/", "login_url": ""}),
+    "provisioning:sso-test": Route(frozenset({"kind"}), _kinds, scope="kind", methods=("POST",)),
+    "provisioning:sso-log": Route(frozenset({"kind"}), _kinds, scope="kind", methods=("GET",)),
+    "provisioning:sso-certificate-remove": Route(
+        frozenset({"kind", "certificate_id"}),
+        lambda s: [{"kind": "azure", "certificate_id": c} for c in s.certificates], methods=("POST",),
+    ),
+    "provisioning:sso-test-result": Route(
+        frozenset({"kind", "reference"}), lambda s: [{"kind": "azure", "reference": r} for r in s.sso_tests],
+        methods=("GET",),
+    ),
 }
+for _name, _methods in (("start", ("GET",)), ("acs", ("POST",)), ("metadata", ("GET",))):
+    ROUTES[f"sso:{_name}"] = Route(
+        frozenset({"tenant", "kind"}), lambda s: [{"tenant": s.tenant.slug, "kind": "azure"}], scope="public",
+        methods=_methods, data={"SAMLResponse": "PHNhbWxwOlJlc3BvbnNlLz4="},
+    )
 for _ns in ("scim", "scim-v2"):
     ROUTES[f"{_ns}:users"] = Route(frozenset({"uuid"}), _scim_ids, methods=SCIM_METHODS)
     ROUTES[f"{_ns}:groups"] = Route(frozenset({"uuid"}), _scim_ids, methods=SCIM_METHODS)
@@ -268,8 +311,14 @@ def test_an_admin_of_tenant_b_gets_nothing_of_tenant_a_in_the_console(name, worl
                 assert response.status_code in (403, 404), f"{where}: {response.status_code}"
             else:
                 assert response.status_code < 500, f"{where}: {response.status_code}"
+            if route.scope == "public":
+                assert client.get("/").wsgi_request.user == b.admin, f"{where}: B's session changed"
             _assert_no_trace_of(a, response, where)
-    assert snapshot(a.tenant) == before, f"{name}: tenant A changed"
+    after = snapshot(a.tenant)
+    if route.scope == "public":
+        # A refused sign-in at A's ACS is A's to see, in its SSO log and audit trail.
+        after["audit"] = [row for row in after["audit"] if "'sso.signin_refused'" not in row]
+    assert after == before, f"{name}: tenant A changed"
 
     if route.scope == "object":
         # Control: the same URL built for B's own object gets past the wall.
