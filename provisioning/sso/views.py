@@ -38,10 +38,10 @@ def local_path(value: str) -> str:
     return value if url_has_allowed_host_and_scheme(value, allowed_hosts=None) else ""
 
 
-def _refused_page(request: HttpRequest, reason_key: str, reference: str = "", tenant: Tenant | None = None,
-                  status: int | None = None) -> HttpResponse:
+def _refused_page(request: HttpRequest, reason_key: str, reference: str = "", status: int | None = None
+                  ) -> HttpResponse:
     reason = REASONS.get(reason_key, REASONS["invalid"])
-    context = {"message": FOR_PERSON[reason.person], "reference": reference, "tenant": tenant}
+    context = {"message": FOR_PERSON[reason.person], "reference": reference}
     response = render(request, "sso/refused.html", context, status=status or reason.status)
     if response.status_code == 503:
         response["Retry-After"] = "30"
@@ -69,7 +69,7 @@ def acs(request: HttpRequest, tenant: str, kind: str) -> HttpResponse:
                       kwargs={"kind": config.integration.kind, "reference": outcome.record.reference})
         return HttpResponseRedirect(url, status=303)
     if not outcome.succeeded:
-        return _refused_page(request, outcome.record.reason, outcome.record.reference, config.integration.tenant)
+        return _refused_page(request, outcome.record.reason, outcome.record.reference)
     person = outcome.person
     login(request, person, backend=BACKEND)  # a new session key: no session fixation
     sudo_mark(request)  # the person has just authenticated at their identity provider
