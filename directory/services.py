@@ -428,11 +428,9 @@ def _other_admins(person: Person):
 def person_session_record(*, person: Person, session_key: str) -> None:
     """Remember that ``person`` signed in with ``session_key``. Records of sessions that expire
     unused are forgotten by ``person_session_records_purge`` (retention), not on the sign-in path."""
-    # An upsert: a second login() in one request (same user, so no new key) records the same key.
-    PersonSession.objects.bulk_create(
-        [PersonSession(session_key=session_key, person_id=person.pk)],
-        update_conflicts=True, unique_fields=["session_key"], update_fields=["person", "created"],
-    )
+    # One INSERT: login() gives every sign-in a new session key (cycle_key), so a key is
+    # recorded once.
+    PersonSession.objects.create(session_key=session_key, person_id=person.pk)
 
 
 def person_session_records_purge(*, now: Any = None) -> int:

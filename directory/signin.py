@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.handlers.database import AxesDatabaseHandler
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out
@@ -27,6 +28,26 @@ from directory.audit import Actor, audit_event_record
 from directory.console_actor import client_ip, console_actor
 from directory.models import Person
 from directory.services import person_session_forget, person_session_record
+
+# Set on a request whose sign-in no password was tried for (single sign-on: the identity
+# provider authenticated the person); see SignInAttemptsHandler.
+NO_PASSWORD_TRIED = "signin_without_password"
+
+
+class SignInAttemptsHandler(AxesDatabaseHandler):
+    """AXES_HANDLER: django-axes' database handler, minus its clean-up on sign-ins without a password.
+
+    On every successful sign-in axes deletes expired failed attempts (three round trips).
+    A single sign-on sign-in tried no password, so it has no attempts to count or clean, and
+    a morning sign-in storm would pay that clean-up thousands of times; password sign-ins
+    keep the library's behaviour, so expired attempts are still cleaned.
+    """
+
+    def user_logged_in(self, sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+        """Skip axes' bookkeeping when the request carries NO_PASSWORD_TRIED."""
+        if getattr(request, NO_PASSWORD_TRIED, False):
+            return
+        super().user_logged_in(sender, request, user, **kwargs)
 
 
 def signin_username(request: HttpRequest | None, credentials: dict | None) -> str | None:

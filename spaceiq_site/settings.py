@@ -202,7 +202,7 @@ CONTENT_SECURITY_POLICY = (
 # --- Sign-in throttling (django-axes; directory.signin) ------------------------
 # Failures are counted in the database (shared by every process, and still
 # working when Redis is down) per account and, separately, per source address.
-AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_HANDLER = "directory.signin.SignInAttemptsHandler"  # axes' database handler (see its docstring)
 AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGNIN_LOCKOUT_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]

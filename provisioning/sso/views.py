@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from directory.console_actor import client_ip
 from directory.models import Tenant
 from directory.security_headers import policy_with_form_targets
+from directory.signin import NO_PASSWORD_TRIED
 from directory.sudo import sudo_mark
 from provisioning.models import SsoAuthnRequest, SsoConfig
 from provisioning.registry import kind_get
@@ -71,6 +72,7 @@ def acs(request: HttpRequest, tenant: str, kind: str) -> HttpResponse:
     if not outcome.succeeded:
         return _refused_page(request, outcome.record.reason, outcome.record.reference)
     person = outcome.person
+    setattr(request, NO_PASSWORD_TRIED, True)  # nothing for the sign-in throttle to count or clean
     login(request, person, backend=BACKEND)  # a new session key: no session fixation
     sudo_mark(request)  # the person has just authenticated at their identity provider
     request.session[SSO_SESSION_KEY] = {
