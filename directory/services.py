@@ -424,7 +424,6 @@ def _other_admins(person: Person):
 # SESSION_ENGINE is the database backend (settings), so ending a session is deleting its row.
 
 
-@service_atomic
 def person_session_record(*, person: Person, session_key: str) -> None:
     """Remember that ``person`` signed in with ``session_key``. Records of sessions that expire
     unused are forgotten by ``person_session_records_purge`` (retention), not on the sign-in path."""

@@ -69,7 +69,7 @@ def person_for_name_id(*, tenant_id: int, name_id: str) -> Person | None:
     walk the tenant's people on every sign-in.
     """
     return (
-        Person.objects.select_related("tenant").alias(user_name_ci=Lower("user_name"))
+        Person.objects.alias(user_name_ci=Lower("user_name"))
         .filter(tenant_id=tenant_id, user_name_ci=Lower(Value(name_id))).first()
     )
 
