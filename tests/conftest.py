@@ -233,6 +233,15 @@ def notification_sent(notification_id, timeout: float = 30.0):
         time.sleep(0.05)
 
 
+def concurrently(target, *, threads: int, args: tuple = ()) -> None:
+    """Run ``target(*args)`` in ``threads`` threads at once and wait for all of them."""
+    started = [threading.Thread(target=target, args=args) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -1,7 +1,6 @@
 """Failure summaries, recovery and silence emails travel the real path:
 request log → outbox → Redis → Celery worker → SMTP (aiosmtpd on localhost)."""
 
-import threading
 import time
 from datetime import timedelta
 
@@ -11,7 +10,7 @@ from django.utils import timezone
 
 from provisioning import tasks
 from provisioning.models import Integration, Notification
-from tests.conftest import notification_sent
+from tests.conftest import concurrently, notification_sent
 from tests.scim_traffic import active_integration, conflict, scim_request
 
 pytestmark = pytest.mark.celery
@@ -66,11 +65,7 @@ def test_a_burst_of_1000_failures_produces_one_email(celery_worker, smtp_server,
             connections.close_all()
 
     # Eight concurrent "SCIM requests" at a time, as a busy Entra cycle sends.
-    threads = [threading.Thread(target=burst, args=(125,)) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    concurrently(burst, threads=8, args=(125,))
     burst_seconds = time.monotonic() - started
     [message] = smtp_server.wait_for(1, timeout=40)
     if burst_seconds < 6:  # the summary waited for the whole burst

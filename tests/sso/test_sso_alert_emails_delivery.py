@@ -3,7 +3,6 @@ worker → SMTP (aiosmtpd on localhost), and each arrives exactly once."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -15,7 +14,7 @@ from provisioning.models import Notification, SsoConfig
 from provisioning.sso.certificates import certificate_read
 from provisioning.sso.reasons import REASONS
 from provisioning.sso.services import sso_settings_save, sso_signin_record
-from tests.conftest import make_person, notification_sent
+from tests.conftest import concurrently, make_person, notification_sent
 from tests.scim_traffic import active_integration
 from tests.sso.conftest import configure_sso, post_acs, sp_for_config
 from tests.sso.idp import EntraIdP, SigningCertificate
@@ -133,11 +132,7 @@ def test_concurrent_refusals_produce_one_summary(celery_worker, smtp_server, ten
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=burst, args=(25,)) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    concurrently(burst, threads=8, args=(25,))
     burst_seconds = time.monotonic() - started
     [message] = smtp_server.wait_for(1, timeout=40)
     if burst_seconds < 4:  # the summary waited for the whole burst
