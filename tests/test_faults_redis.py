@@ -156,6 +156,13 @@ def test_scim_traffic_goes_on_without_redis_and_queued_emails_go_out_once_it_is_
         # declared its queue again (Redis lost every key), and those tasks are lost: the outbox is not.
         deadline = time.monotonic() + 90
         while len(smtp_server.messages) < 2 and time.monotonic() < deadline:
+            if worker.process is not None and worker.process.poll() is not None:
+                # kombu 5.7 can crash the worker while it closes a channel to a vanished Redis
+                # (AttributeError in restore_unacked; celery/kombu issues on broker reconnects).
+                # Production runs workers under a supervisor that starts them again, as here:
+                # what this test pins is that nothing queued in PostgreSQL is lost or sent twice.
+                say("the Celery worker exited during the outage; starting it again as a supervisor would")
+                worker.start()
             beat_round()
             time.sleep(3)
         assert len(smtp_server.messages) >= 2, worker.log[-4000:]
