@@ -54,18 +54,30 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         policy = settings.CONTENT_SECURITY_POLICY
         if policy and "Content-Security-Policy" not in response:
-            response["Content-Security-Policy"] = policy
+            response["Content-Security-Policy"] = policy_with_form_targets(
+                policy, *getattr(request, FORM_TARGETS_ATTRIBUTE, ()))
         return response
 
 
-def policy_with_form_targets(*sources: str) -> str:
-    """The site's Content-Security-Policy with ``form-action`` widened to ``sources``.
+# The origins a page's forms may be answered from (see allow_form_target).
+FORM_TARGETS_ATTRIBUTE = "csp_form_targets"
 
-    Browsers apply form-action to every redirect that follows a form submission,
-    so a form whose answer redirects to an identity provider's Login URL (Sign in
-    with SSO, Test single sign-on) needs that origin allowed on the page that
-    holds the form. Everything else in the policy stays as it is.
+
+def allow_form_target(request: HttpRequest, source: str) -> None:
+    """Let this response's forms lead to ``source`` (an origin, or a scheme such as "https:").
+
+    Browsers apply CSP form-action to every redirect that follows a form
+    submission, so a form whose answer redirects to an identity provider's
+    Login URL (Sign in with SSO, Test single sign-on) needs that origin allowed
+    on the page that holds the form. Whatever renders such a form calls this.
     """
-    directives = [d.strip() for d in settings.CONTENT_SECURITY_POLICY.split(";") if d.strip()]
+    setattr(request, FORM_TARGETS_ATTRIBUTE, (*getattr(request, FORM_TARGETS_ATTRIBUTE, ()), source))
+
+
+def policy_with_form_targets(policy: str, *sources: str) -> str:
+    """``policy`` with ``form-action`` widened to ``sources``; everything else as it is."""
+    if not sources:
+        return policy
+    directives = [d.strip() for d in policy.split(";") if d.strip()]
     widened = [f"{d} {' '.join(sources)}" if d.startswith("form-action") else d for d in directives]
     return "; ".join(widened)

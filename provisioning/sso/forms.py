@@ -122,10 +122,12 @@ class SsoSettingsForm(forms.Form):
                 if self.saved_certificates >= MAX_CERTIFICATES:
                     self.add_error(field, "SpaceIQ trusts at most two certificates at once. Remove the one your "
                                           "identity provider no longer signs with, then add this one.")
-        self._check_complete(data)
+        self.check_complete(data)
         return data
 
-    def _check_complete(self, data: dict[str, Any]) -> None:
+    def check_complete(self, data: dict[str, Any]) -> None:
+        """Errors for a half set-up: a certificate without an issuer or the reverse, and Require
+        single sign-on before SSO works or while no admin could still sign in with a password."""
         has_certificate = bool(self.new_certificates) or self.saved_certificates > 0
         if has_certificate and not data.get("idp_entity_id") and "idp_entity_id" not in self.errors:
             self.add_error("idp_entity_id", "Enter the SAML Issuer URL that goes with the certificate.")

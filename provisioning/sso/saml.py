@@ -82,7 +82,7 @@ class IdentityProvider:
 # entity ID, Login URL or certificate) is another key. Building them checks every value and
 # re-armours every certificate, which a sign-in would otherwise pay each time.
 @functools.lru_cache(maxsize=256)
-def _toolkit_settings(sp: ServiceProvider, idp: IdentityProvider) -> OneLogin_Saml2_Settings:
+def toolkit_settings(sp: ServiceProvider, idp: IdentityProvider) -> OneLogin_Saml2_Settings:
     idp_settings: dict[str, Any] = {"entityId": idp.entity_id, "x509certMulti": {"signing": list(idp.certificates)}}
     if idp.login_url:
         idp_settings["singleSignOnService"] = {"url": idp.login_url, "binding": C.BINDING_HTTP_REDIRECT}
@@ -113,7 +113,7 @@ def _toolkit_settings(sp: ServiceProvider, idp: IdentityProvider) -> OneLogin_Sa
     }, sp_validation_only=True)
 
 
-def _request_data(sp: ServiceProvider) -> dict[str, Any]:
+def toolkit_request_data(sp: ServiceProvider) -> dict[str, Any]:
     """The toolkit's view of the request: the ACS URL as configured, not as the proxy saw it,
     so Destination and Recipient are compared with what the admin gave the identity provider."""
     url = urlsplit(sp.acs_url)
@@ -127,7 +127,7 @@ def _request_data(sp: ServiceProvider) -> dict[str, Any]:
 # storm measures the library with and without it). validate_xml is the toolkit's public static method;
 # ours keeps its contract (the parsed document, or "unloaded_xml" / "invalid_xml")
 # and compiles each schema once. lxml's XMLSchema objects are not shared between threads.
-_SCHEMA_DIR = Path(onelogin.saml2.__file__).parent / "schemas"
+SCHEMA_DIR = Path(onelogin.saml2.__file__).parent / "schemas"
 _compiled = threading.local()
 
 
@@ -136,7 +136,7 @@ def compiled_schema(name: str) -> etree.XMLSchema:
     if schemas is None:
         schemas = _compiled.schemas = {}
     if name not in schemas:
-        schemas[name] = etree.XMLSchema(etree.parse(str(_SCHEMA_DIR / name)))
+        schemas[name] = etree.XMLSchema(etree.parse(str(SCHEMA_DIR / name)))
     return schemas[name]
 
 
@@ -171,7 +171,7 @@ def response_parse(saml_response: str, *, sp: ServiceProvider, idp: IdentityProv
     """Decode and parse the form value with this integration's settings; nothing is checked yet."""
     if not idp.certificates or not idp.entity_id:
         raise SamlRefusal("not_configured")
-    toolkit = _toolkit_settings(sp, idp)
+    toolkit = toolkit_settings(sp, idp)
     try:
         return OneLogin_Saml2_Response(toolkit, saml_response)
     except (DTDForbidden, EntitiesForbidden, NotSupportedError):
@@ -194,7 +194,7 @@ def response_validate(response: OneLogin_Saml2_Response, *, sp: ServiceProvider,
     Values are read only after validation, by the toolkit, from the signed assertion.
     """
     try:
-        response.is_valid(_request_data(sp), request_id=request_id, raise_exceptions=True)
+        response.is_valid(toolkit_request_data(sp), request_id=request_id, raise_exceptions=True)
     except OneLogin_Saml2_ValidationError as exc:
         raise SamlRefusal(reason_for_toolkit_code(exc.code), str(exc)) from None
     except Exception as exc:  # xmlsec and lxml errors on hostile input
@@ -219,7 +219,7 @@ def response_validate(response: OneLogin_Saml2_Response, *, sp: ServiceProvider,
 def authn_request_url(*, sp: ServiceProvider, idp: IdentityProvider, relay_state: str = "",
                       force_authn: bool = False) -> tuple[str, str]:
     """The Login URL with a deflated, Base64 AuthnRequest (HTTP-Redirect binding), and its ID."""
-    toolkit = _toolkit_settings(sp, idp)
+    toolkit = toolkit_settings(sp, idp)
     request = OneLogin_Saml2_Authn_Request(toolkit, force_authn=force_authn, set_nameid_policy=False)
     parameters = {"SAMLRequest": request.get_request()}
     if relay_state:

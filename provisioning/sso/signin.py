@@ -10,7 +10,7 @@ audit event; only a sign-in changes the browser's session.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -52,7 +52,6 @@ class Outcome:
     person: Person | None = None
     pending: SsoAuthnRequest | None = None
     assertion: Assertion | None = None
-    checks: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
@@ -180,7 +179,7 @@ def acs_process(*, config: SsoConfig, saml_response: str, actor: Actor, too_larg
         assertion_id=assertion.assertion_id, in_response_to=assertion.in_response_to,
         details=_test_details(assertion, None) if flow == SsoSignIn.Flow.TEST else {},
     )
-    return Outcome(record=record, person=person, pending=pending, assertion=assertion, checks=_check_list(None))
+    return Outcome(record=record, person=person, pending=pending, assertion=assertion)
 
 
 def _refused(config: SsoConfig, actor: Actor, flow: str, refusal: SamlRefusal, pending: SsoAuthnRequest | None,
@@ -196,7 +195,7 @@ def _refused(config: SsoConfig, actor: Actor, flow: str, refusal: SamlRefusal, p
         in_response_to=(assertion.in_response_to if assertion else refusal.in_response_to),
         details=_test_details(assertion, reason.check) if flow == SsoSignIn.Flow.TEST else {},
     )
-    return Outcome(record=record, pending=pending, assertion=assertion, checks=_check_list(reason.check))
+    return Outcome(record=record, pending=pending, assertion=assertion)
 
 
 def _test_details(assertion: Assertion | None, failed_check: str | None) -> dict[str, Any]:

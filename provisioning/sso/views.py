@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from directory.console_actor import client_ip
 from directory.models import Tenant
-from directory.security_headers import policy_with_form_targets
+from directory.security_headers import allow_form_target
 from directory.signin import NO_PASSWORD_TRIED
 from directory.sudo import sudo_mark
 from provisioning.models import SsoAuthnRequest, SsoConfig
@@ -49,7 +49,7 @@ def _refused_page(request: HttpRequest, reason_key: str, reference: str = "", st
     return response
 
 
-@csrf_exempt  # a cross-site POST from the identity provider: the signature protects it (shared/entra-saml.md §3)
+@csrf_exempt  # a cross-site POST from the identity provider: its signature, not a CSRF token, protects it
 @never_cache
 @require_POST
 def acs(request: HttpRequest, tenant: str, kind: str) -> HttpResponse:
@@ -75,6 +75,7 @@ def acs(request: HttpRequest, tenant: str, kind: str) -> HttpResponse:
     setattr(request, NO_PASSWORD_TRIED, True)  # nothing for the sign-in throttle to count or clean
     login(request, person, backend=BACKEND)  # a new session key: no session fixation
     sudo_mark(request)  # the person has just authenticated at their identity provider
+    # What a Single Logout request would name the session by (NameID and SessionIndex).
     request.session[SSO_SESSION_KEY] = {
         "integration": config.integration_id, "name_id": outcome.assertion.name_id,
         "session_index": outcome.assertion.session_index, "reference": outcome.record.reference,
@@ -136,8 +137,7 @@ def sso_signin(request: HttpRequest) -> HttpResponse:
     options = [{"config": c, "tenant": c.integration.tenant, "entry": kind_get(c.integration.kind),
                 "url": reverse("sso:start", kwargs={"tenant": c.integration.tenant.slug, "kind": c.integration.kind})
                 + (f"?next={next_path}" if next_path else "")} for c in choices]
-    response = render(request, "sso/sign_in.html", {"form": form, "choices": options, "next": next_path},
-                      status=status)
     # The form's answer redirects to whichever identity provider the email leads to.
-    response["Content-Security-Policy"] = policy_with_form_targets("https:")
-    return response
+    allow_form_target(request, "https:")
+    return render(request, "sso/sign_in.html", {"form": form, "choices": options, "next": next_path},
+                  status=status)

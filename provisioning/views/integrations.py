@@ -22,7 +22,7 @@ from provisioning.models import Integration, ScimToken
 from provisioning.registry import CATEGORIES, KINDS, PROVISIONING_AND_SSO, IntegrationKind, kind_get
 from provisioning.selectors import draft_token_get, integration_get, integrations_by_kind, tokens_listed
 from provisioning.status import IntegrationStatus, integration_status, token_state
-from provisioning.views.sso_panel import sso_panel_context, with_sso_form_targets
+from provisioning.views.sso_panel import sso_panel_context
 
 # Session key: {kind: [ids of tokens drafted by activation dialogs]}. Only ids
 # are kept (the plaintext lives in the dialog's response alone); the dialog
@@ -144,7 +144,7 @@ def integration_activate(request: HttpRequest, kind: str) -> HttpResponse:
         draft = _draft_posted(request, kind, integration, request.GET.get("draft"))
         if draft is not None:
             context = activation_dialog_context(request, entry, integration, draft=draft)
-            return with_sso_form_targets(render(request, "provisioning/activate.html", context), context)
+            return render(request, "provisioning/activate.html", context)
     if request.method == "GET":
         integration = integration or services.integration_for(tenant=request.tenant, kind=kind)
         # A draft (confirmed=False) is never accepted by token_verify; it only
@@ -158,7 +158,7 @@ def integration_activate(request: HttpRequest, kind: str) -> HttpResponse:
             initial={"notification_email": request.user.primary_email or "", "notify_on_failure": True}
         )
         context = activation_dialog_context(request, entry, integration, form=form, raw_token=raw, draft=token)
-        return with_sso_form_targets(render(request, "provisioning/activate.html", context), context)
+        return render(request, "provisioning/activate.html", context)
 
     form = ActivationForm(request.POST)
     draft = _draft_posted(request, kind, integration)
@@ -220,7 +220,7 @@ def detail_context(
 def integration_detail(request: HttpRequest, kind: str) -> HttpResponse:
     entry, integration = integration_or_404(request, kind)
     context = detail_context(request, entry, integration)
-    return with_sso_form_targets(render(request, "provisioning/integration_detail.html", context), context)
+    return render(request, "provisioning/integration_detail.html", context)
 
 
 @tenant_admin_required

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 
-from directory.security_headers import policy_with_form_targets
+from directory.security_headers import allow_form_target
 from provisioning.models import Integration
 from provisioning.registry import IntegrationKind
 from provisioning.sso.forms import SsoSettingsForm
@@ -25,6 +25,10 @@ def sso_panel_context(request: HttpRequest, entry: IntegrationKind, integration:
             "require_sso": config.require_sso if config else False,
             "create_people": config.create_people if config else False,
         }, tenant_id=integration.tenant_id, saved_certificates=len(certificates))
+    if config is not None and config.login_url:
+        # The Test single sign-on form's answer redirects to the saved Login URL.
+        login = urlsplit(config.login_url)
+        allow_form_target(request, f"{login.scheme}://{login.netloc}")
     return {
         "sso_sp": sp_for(integration=integration),
         "sso_config": config,
@@ -34,11 +38,3 @@ def sso_panel_context(request: HttpRequest, entry: IntegrationKind, integration:
         "sso_instructions": f"provisioning/sso/instructions/{entry.kind}.html",
     }
 
-
-def with_sso_form_targets(response: HttpResponse, context: dict[str, Any]) -> HttpResponse:
-    """Let the Test single sign-on form's answer redirect to the saved Login URL (CSP form-action)."""
-    config = context.get("sso_config")
-    if config is not None and config.login_url:
-        parts = urlsplit(config.login_url)
-        response["Content-Security-Policy"] = policy_with_form_targets(f"{parts.scheme}://{parts.netloc}")
-    return response

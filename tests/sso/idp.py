@@ -3,7 +3,7 @@
 Keys and certificates are made when it is created; responses are really
 signed (xmlsec, through python3-saml's signing helper), so the product's
 validation runs exactly as it does against Entra. Shapes follow
-shared/entra-saml.md §3: an unprefixed Assertion with an ``_``-ID, signed
+Microsoft's SAML protocol reference: an unprefixed Assertion with an ``_``-ID, signed
 right after its Issuer, exclusive c14n, RSA-SHA256; NameID in the
 emailAddress format; the default claims under their full URIs.
 
