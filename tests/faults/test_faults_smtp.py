@@ -1,6 +1,6 @@
 """The SMTP server failing (issue 7, "Faults"), beyond the outage test of issue 5.
 
-tests/test_scim_alert_emails_delivery.py already stops the SMTP server (connection
+tests/alerts/test_scim_alert_emails_delivery.py already stops the SMTP server (connection
 refused) and starts it again. Here the server is up but refuses: it answers
 DATA with a temporary error (451) a few times, as a mail relay under load or in
 maintenance does. The worker must retry with a growing delay, deliver once the

@@ -182,9 +182,8 @@ def test_a_refused_change_writes_no_event(tenant):
 def test_only_the_retention_purge_deletes_or_updates_audit_events():
     """Append-only: no module but directory/audit.py touches existing AuditEvent rows."""
     import re
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    from tests.conftest import ROOT as root
     pattern = re.compile(
         r"AuditEvent\.objects[^\n]*\.(update|delete|bulk_update)\(|audit_events?\b[^\n]*\.(update|delete)\("
         r"|delete_in_batches\(\s*AuditEvent"

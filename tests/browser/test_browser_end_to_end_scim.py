@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from provisioning.request_log_writer import writer
-from tests.test_browser_integrations import follow_the_setup_guide, tile
+from tests.browser.test_browser_integrations import follow_the_setup_guide, tile
 
 NEW_HIRE = {
     "schemas": [

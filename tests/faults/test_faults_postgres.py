@@ -222,7 +222,7 @@ def test_postgres_restart_during_a_sync_gives_503s_then_recovers_without_partial
             time.sleep(0.05)
         assert sync.successes_since(0) >= 15, [a.status for a in sync.answers][-20:]
 
-        say(f"stopping PostgreSQL {PG_VERSION}/main for ~{OUTAGE_SECONDS}s (tests/test_faults_postgres.py)")
+        say(f"stopping PostgreSQL {PG_VERSION}/main for ~{OUTAGE_SECONDS}s (tests/faults/test_faults_postgres.py)")
         stopped = True
         pg_ctl("stop")
         down_from = time.monotonic()
@@ -300,7 +300,7 @@ def test_a_postgres_restart_between_requests_costs_no_request():
         server.wait_ready(token)
         for i in range(10):  # both workers hold a connection
             assert call(server.url, token, "POST", "/scim/v2/Users", {"userName": f"w{i}@contoso.com"}).status == 201
-        say(f"restarting PostgreSQL {PG_VERSION}/main (tests/test_faults_postgres.py)")
+        say(f"restarting PostgreSQL {PG_VERSION}/main (tests/faults/test_faults_postgres.py)")
         restarting = True
         pg_ctl("restart")
         restarting = False

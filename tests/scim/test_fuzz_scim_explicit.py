@@ -14,7 +14,7 @@ from provisioning.models import ScimRequest
 from provisioning.scim.constants import ENTERPRISE_SCHEMA, MAX_PATCH_OPERATIONS, PATCH_OP
 from provisioning.scim.schemas import COMMON, ENTERPRISE, GROUP, USER
 from tests.entra import requests as entra
-from tests.test_fuzz_scim import assert_directory_consistent, check_response
+from tests.scim.test_fuzz_scim import assert_directory_consistent, check_response
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 WRONG_TYPES = [42, 4.2, True, False, [], {}, [1, "x"], {"value": {"nested": [1]}}, [[["deep"]]], "x" * 5000]
@@ -298,7 +298,7 @@ def test_oversized_and_chunked_bodies_through_gunicorn():
     (chunked transfer encoding), the body is never read into memory at all: a 400 SCIM error,
     so a client cannot get round the size limit by leaving out Content-Length."""
     from tests.conftest import issue_token, make_tenant
-    from tests.test_faults_postgres import Gunicorn
+    from tests.faults.test_faults_postgres import Gunicorn
 
     token = issue_token(make_tenant("big", "Big Bodies"))
     server = Gunicorn(workers=1)

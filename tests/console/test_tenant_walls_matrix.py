@@ -269,7 +269,7 @@ def test_every_url_with_a_parameter_is_in_the_matrix():
     unknown = sorted(set(found) - set(ROUTES))
     assert not unknown, (
         f"URL patterns with parameters that the tenant-walls matrix cannot fill: {unknown}. "
-        "Register each in ROUTES (tests/test_tenant_walls_matrix.py) with how to build it for one tenant's objects."
+        "Register each in ROUTES (tests/console/test_tenant_walls_matrix.py) with how to build it for one tenant's objects."
     )
     stale = sorted(set(ROUTES) - set(found))
     assert not stale, f"ROUTES entries for URLs that no longer exist: {stale}"

@@ -6,7 +6,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.conftest import sign_in
-from tests.test_tenant_walls_matrix import ROUTES, SCIM_MOUNTS, build_world, url_for
+from tests.console.test_tenant_walls_matrix import ROUTES, SCIM_MOUNTS, build_world, url_for
 
 # Reported by Chromium for every blocked inline script, style or handler,
 # whether or not the page's own code notices.

@@ -1,13 +1,13 @@
 """create_tenant and seed_demo, including their errors."""
 
 import io
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from directory.models import Group, Person, Tenant
 from provisioning.models import Notification
+from tests.conftest import ROOT
 
 
 @pytest.mark.django_db
@@ -178,7 +178,7 @@ def test_the_scim_endpoint_works_on_the_demo_database(tmp_path):
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "CELERY_BROKER_URL": "",
            "EMAIL_HOST": "", "TENANT_ADMIN_PASSWORD": "a-long-enough-secret", "REDIS_URL": "", "SPACEIQ_DEMO": "1",
            "DJANGO_ALLOWED_HOSTS": "testserver", "DJANGO_SETTINGS_MODULE": "spaceiq_site.settings"}
-    result = subprocess.run([sys.executable, "-c", SQLITE_SCIM_SCRIPT], cwd=Path(__file__).resolve().parent.parent,
+    result = subprocess.run([sys.executable, "-c", SQLITE_SCIM_SCRIPT], cwd=ROOT,
                             env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     outcome = json.loads(result.stdout.strip().splitlines()[-1])

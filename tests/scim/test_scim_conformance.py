@@ -12,14 +12,13 @@ import re
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.entra import requests as entra
 
-ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "conformance.py"
 
 

@@ -31,8 +31,8 @@ from provisioning.models import Notification, ScimRequest
 from provisioning.request_log_writer import writer
 from tests.conftest import ScimClient, database_url_for_subprocess
 from tests.entra import requests as entra
+from tests.faults.test_faults_postgres import NO_SERVICE_RESTARTS, say
 from tests.scim_traffic import active_integration
-from tests.test_faults_postgres import NO_SERVICE_RESTARTS, say
 
 pytestmark = [
     pytest.mark.faults, pytest.mark.celery,
@@ -106,7 +106,7 @@ def test_scim_traffic_goes_on_without_redis_and_queued_emails_go_out_once_it_is_
         assert writer.flush()  # log rows are written behind the responses (request_log_writer)
         logged_before = ScimRequest.objects.count()
 
-        say(f"stopping Redis for ~{OUTAGE_SECONDS}s (tests/test_faults_redis.py)")
+        say(f"stopping Redis for ~{OUTAGE_SECONDS}s (tests/faults/test_faults_redis.py)")
         stopped = True
         redis_stop()
         down_at = time.monotonic()
