@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from provisioning import tasks
 from provisioning.models import Integration, Notification
-from tests.conftest import concurrently, notification_sent
+from tests.mail import notification_sent
+from tests.processes import concurrently
 from tests.scim_traffic import active_integration, conflict, scim_request
 
 pytestmark = pytest.mark.celery

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from provisioning.models import Notification
-from tests.conftest import notification_sent
+from tests.mail import notification_sent
 
 
 @pytest.mark.celery

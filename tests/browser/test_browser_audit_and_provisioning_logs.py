@@ -9,7 +9,8 @@ from playwright.sync_api import expect
 
 from directory import services
 from directory.audit import Actor
-from tests.conftest import make_person, open_settings, screenshot, sign_in
+from tests.browser_helpers import open_settings, screenshot, sign_in
+from tests.conftest import make_person
 from tests.scim_traffic import active_integration, conflict, scim_request
 
 ENTRA = Actor(label="Microsoft Entra ID (token siq_scim_abcd1234…)", source_ip="20.190.128.1")

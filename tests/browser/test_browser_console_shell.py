@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import account_menu, open_settings, screenshot, sign_in
+from tests.browser_helpers import account_menu, open_settings, screenshot, sign_in
 
 
 @pytest.mark.browser

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tests.conftest import sign_in
+from tests.browser_helpers import sign_in
 from tests.console.test_tenant_walls_matrix import ROUTES, SCIM_MOUNTS, build_world, url_for
 
 # Reported by Chromium for every blocked inline script, style or handler,

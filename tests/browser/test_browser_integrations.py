@@ -13,7 +13,8 @@ from directory.audit import Actor
 from provisioning import services
 from provisioning.models import ScimToken
 from provisioning.tokens import token_verify
-from tests.conftest import ARTIFACTS, PASSWORD, ROOT, open_settings, screenshot, sign_in
+from tests.browser_helpers import ARTIFACTS, open_settings, screenshot, sign_in
+from tests.conftest import PASSWORD, ROOT
 
 DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
 

@@ -36,9 +36,10 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from directory.models import AuditEvent, Group, Membership, Person
 from provisioning.models import Integration, Notification, ScimRequest, ScimToken, SsoCertificate, SsoConfig
 from provisioning.request_log_writer import writer
-from tests.conftest import ScimClient, issue_token, make_person
+from tests.conftest import make_person
 from tests.console_helpers import enter_sudo
 from tests.entra import requests as entra
+from tests.scim_client import ScimClient, issue_token
 
 # --- The two tenants' worlds -------------------------------------------------------
 
@@ -269,7 +270,8 @@ def test_every_url_with_a_parameter_is_in_the_matrix():
     unknown = sorted(set(found) - set(ROUTES))
     assert not unknown, (
         f"URL patterns with parameters that the tenant-walls matrix cannot fill: {unknown}. "
-        "Register each in ROUTES (tests/console/test_tenant_walls_matrix.py) with how to build it for one tenant's objects."
+        "Register each in ROUTES (tests/console/test_tenant_walls_matrix.py) with how to build it for one tenant's "
+        "objects."
     )
     stale = sorted(set(ROUTES) - set(found))
     assert not stale, f"ROUTES entries for URLs that no longer exist: {stale}"

@@ -27,7 +27,10 @@ from django.utils import timezone
 from provisioning import notifications, tasks
 from provisioning.emails import RenderedEmail
 from provisioning.models import Notification
-from tests.conftest import TEST_QUEUE, CeleryWorker, SmtpServer, free_port, worker_env
+from tests.conftest import TEST_QUEUE
+from tests.mail import SmtpServer
+from tests.processes import free_port
+from tests.worker import CeleryWorker, worker_env
 
 pytestmark = [pytest.mark.faults, pytest.mark.celery]
 

@@ -29,7 +29,9 @@ import pytest
 from django.db import connections
 
 from directory.models import AuditEvent, Group, Membership, Person
-from tests.conftest import ROOT, database_url_for_subprocess, free_port, issue_token, make_tenant, stop_process
+from tests.conftest import ROOT, make_tenant
+from tests.processes import database_url_for_subprocess, free_port, stop_process
+from tests.scim_client import issue_token
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 

@@ -29,9 +29,10 @@ from provisioning import notifications, services, tasks
 from provisioning.emails import RenderedEmail
 from provisioning.models import Notification, ScimRequest
 from provisioning.request_log_writer import writer
-from tests.conftest import ScimClient, database_url_for_subprocess
 from tests.entra import requests as entra
 from tests.faults.test_faults_postgres import NO_SERVICE_RESTARTS, say
+from tests.processes import database_url_for_subprocess
+from tests.scim_client import ScimClient
 from tests.scim_traffic import active_integration
 
 pytestmark = [
@@ -92,7 +93,7 @@ def beat_round() -> None:
 def test_scim_traffic_goes_on_without_redis_and_queued_emails_go_out_once_it_is_back(
     transactional_db, tenant, admin, smtp_server, worker_env, settings
 ):
-    from tests.conftest import CeleryWorker
+    from tests.worker import CeleryWorker
 
     settings.SCIM_FAILURE_SUMMARY_DELAY_SECONDS = 1
     integration = active_integration(tenant)

@@ -18,7 +18,9 @@ import pytest
 from provisioning import notifications
 from provisioning.emails import RenderedEmail
 from provisioning.models import Notification
-from tests.conftest import CeleryWorker, SmtpServer, free_port, worker_env
+from tests.mail import SmtpServer
+from tests.processes import free_port
+from tests.worker import CeleryWorker, worker_env
 
 pytestmark = [pytest.mark.faults, pytest.mark.celery]
 

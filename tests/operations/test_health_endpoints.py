@@ -18,7 +18,8 @@ from django.core.cache import cache
 from django.test import Client
 
 from provisioning import health, tasks
-from tests.conftest import ROOT, database_url_for_subprocess, free_port
+from tests.conftest import ROOT
+from tests.processes import database_url_for_subprocess, free_port
 
 CHECKS = ["database", "cache", "celery_broker", "celery_worker"]
 SECRET = "hunter2-not-for-any-body"

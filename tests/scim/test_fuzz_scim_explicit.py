@@ -297,8 +297,9 @@ def test_oversized_and_chunked_bodies_through_gunicorn():
     """Over the 1 MiB limit with a Content-Length: 413 before the body is read. Without one
     (chunked transfer encoding), the body is never read into memory at all: a 400 SCIM error,
     so a client cannot get round the size limit by leaving out Content-Length."""
-    from tests.conftest import issue_token, make_tenant
+    from tests.conftest import make_tenant
     from tests.faults.test_faults_postgres import Gunicorn
+    from tests.scim_client import issue_token
 
     token = issue_token(make_tenant("big", "Big Bodies"))
     server = Gunicorn(workers=1)

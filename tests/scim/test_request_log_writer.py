@@ -19,8 +19,9 @@ from django.utils import timezone
 from provisioning import request_log, request_log_writer
 from provisioning.models import Integration, ScimRequest
 from provisioning.request_log_writer import writer
-from tests.conftest import free_port, issue_token, scim_token_remembered
 from tests.live_gunicorn import Gunicorn, app_env, request
+from tests.processes import free_port
+from tests.scim_client import issue_token, scim_token_remembered
 
 SCIM = "application/scim+json"
 

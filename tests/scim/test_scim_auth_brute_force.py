@@ -16,8 +16,10 @@ from django.test import Client
 from provisioning.models import ScimRequest
 from provisioning.scim import rate_limit
 from provisioning.tokens import TOKEN_PREFIX, lookup_prefix
-from tests.conftest import ROOT, free_port, issue_token
+from tests.conftest import ROOT
 from tests.live_gunicorn import Gunicorn, app_env, request
+from tests.processes import free_port
+from tests.scim_client import issue_token
 
 SCIM = "application/scim+json"
 

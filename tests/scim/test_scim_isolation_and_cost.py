@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import pytest
 
 from directory.models import AuditEvent, Group, Membership, Person, Tenant
-from tests.conftest import issue_token, make_person, make_tenant
+from tests.conftest import make_person, make_tenant
 from tests.entra import requests as entra
+from tests.scim_client import issue_token
 
 
 @pytest.fixture

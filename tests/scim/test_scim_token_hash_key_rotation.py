@@ -13,7 +13,8 @@ import sys
 import pytest
 
 from provisioning.models import ScimToken
-from tests.conftest import ROOT, ScimClient, issue_token
+from tests.conftest import ROOT
+from tests.scim_client import ScimClient, issue_token
 
 
 def digest(key: str, raw: str) -> str:

@@ -27,9 +27,9 @@ from provisioning.logging_filters import RedactTokens
 from provisioning.models import Notification, ScimRequest, ScimToken
 from provisioning.notifications import notification_deliver
 from provisioning.tokens import LOOKUP_LENGTH, TOKEN_PREFIX, token_redact
-from tests.conftest import ScimClient
 from tests.console_helpers import activate, enter_sudo, tokens_in
 from tests.entra import requests as entra
+from tests.scim_client import ScimClient
 
 
 def secrets_of(raw: str) -> list[str]:

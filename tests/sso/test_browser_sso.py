@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 from provisioning.sso.saml import service_provider
 from tests.browser.test_browser_end_to_end_scim import NEW_HIRE, scim
 from tests.browser.test_browser_integrations import follow_the_setup_guide, publish, tile
-from tests.conftest import screenshot
+from tests.browser_helpers import screenshot
 from tests.sso.idp import authn_request_from
 
 NAME = NEW_HIRE["userName"]

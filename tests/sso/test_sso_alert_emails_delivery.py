@@ -14,7 +14,9 @@ from provisioning.models import Notification, SsoConfig
 from provisioning.sso.certificates import certificate_read
 from provisioning.sso.reasons import REASONS
 from provisioning.sso.services import sso_settings_save, sso_signin_record
-from tests.conftest import concurrently, make_person, notification_sent
+from tests.conftest import make_person
+from tests.mail import notification_sent
+from tests.processes import concurrently
 from tests.scim_traffic import active_integration
 from tests.sso.conftest import configure_sso, post_acs, sp_for_config
 from tests.sso.idp import EntraIdP, SigningCertificate
