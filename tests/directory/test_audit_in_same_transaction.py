@@ -129,7 +129,7 @@ CASES = [
 
 def _patch_audit(monkeypatch, wrapper):
     # Each service module imported audit_event_record by name; patch every binding.
-    for module in (services, provisioning_services):
+    for module in (services.people, services.roles, services.groups, services.tenants, provisioning_services):
         monkeypatch.setattr(module, "audit_event_record", wrapper)
 
 
@@ -213,14 +213,14 @@ def test_an_identity_providers_create_writes_the_person_and_its_event_in_one_sta
 def test_a_create_whose_event_the_database_refuses_leaves_no_person(tenant, monkeypatch):
     from django.db import IntegrityError
 
-    real = services.audit_event_build
+    real = services.people.audit_event_build
 
     def orphan_event(**kwargs):
         event = real(**kwargs)
         event.tenant_id = 987654321  # no such tenant: refused by PostgreSQL after the person row was inserted
         return event
 
-    monkeypatch.setattr(services, "audit_event_build", orphan_event)
+    monkeypatch.setattr(services.people, "audit_event_build", orphan_event)
     with pytest.raises(IntegrityError):
         services.person_create(tenant=tenant, actor=ACTOR, user_name="nia@acme.example")
     assert not Person.objects.filter(user_name="nia@acme.example").exists()

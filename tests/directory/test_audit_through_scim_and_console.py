@@ -22,7 +22,7 @@ def fail_audit(monkeypatch):
         real(**kwargs)
         raise RuntimeError("simulated failure after the write")
 
-    return lambda: monkeypatch.setattr(services, "audit_event_record", write_then_fail)
+    return lambda: monkeypatch.setattr(services.people, "audit_event_record", write_then_fail)
 
 
 @pytest.mark.django_db
@@ -48,12 +48,12 @@ def test_a_failed_scim_create_leaves_no_person_and_no_event(scim, tenant, fail_a
 @pytest.fixture
 def unwritable_events(monkeypatch):
     """Call to make the database refuse every update's audit event (a value too long for its column)."""
-    real = services.audit_event_build
+    real = services.people.audit_event_build
 
     def too_long(**kwargs):
         return real(**{**kwargs, "target_type": "x" * 500})
 
-    return lambda: monkeypatch.setattr(services, "audit_event_build", too_long)
+    return lambda: monkeypatch.setattr(services.people, "audit_event_build", too_long)
 
 
 @pytest.mark.django_db
@@ -62,7 +62,7 @@ def test_a_failed_scim_deactivation_leaves_the_person_active(scim, tenant, unwri
                                                             monkeypatch, path):
     created = scim.post("/v2/Users", USER).json()
     if path == "locked":  # as if another write came first: the PATCH runs again under a row lock
-        monkeypatch.setattr(services, "update_with_events", lambda *args, **kwargs: False)
+        monkeypatch.setattr(services.people, "update_with_events", lambda *args, **kwargs: False)
         fail_audit()  # there the event is written after the change, in the same transaction
     else:
         unwritable_events()  # here both are one statement

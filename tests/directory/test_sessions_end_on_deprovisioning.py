@@ -177,7 +177,7 @@ def test_a_change_that_fails_after_ending_sessions_ends_none(member, monkeypatch
     def failing(**fields):
         raise RuntimeError("simulated failure while recording the event")
 
-    monkeypatch.setattr(services, "audit_event_record", failing)
+    monkeypatch.setattr(services.people, "audit_event_record", failing)
     with pytest.raises(RuntimeError, match="simulated failure"):
         change(Person.objects.get(pk=member.pk))
     assert Person.objects.get(pk=member.pk).is_active

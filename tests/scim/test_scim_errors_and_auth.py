@@ -195,7 +195,7 @@ def test_an_unexpected_error_is_a_scim_500_and_changes_nothing(scim, monkeypatch
         raise ValueError("a bug")
 
     # Fails after the person's INSERT, inside the same transaction.
-    monkeypatch.setattr(directory_services, "audit_event_record", broken)
+    monkeypatch.setattr(directory_services.people, "audit_event_record", broken)
     response = scim.post("/Users", {"userName": "bug@contoso.com"})
     assert response.status_code == 500 and response["Content-Type"].startswith("application/scim+json")
     assert response.json()["detail"] == "The request could not be completed."
