@@ -21,8 +21,6 @@ from typing import Any, NamedTuple, TypeVar
 from django.db import connection, models, transaction
 from django.db.models import Field, Model
 
-from directory.server_bound_sql import run_server_bound
-
 M = TypeVar("M", bound=Model)
 
 
@@ -44,18 +42,19 @@ def insert_sql(model: type[Model]) -> str:
     )
 
 
-def instance_insert(entry: M, *, preamble: str = "") -> M:
-    """Insert the unsaved ``entry``; returns it saved (pk set).
+def fetch_all(sql: str, params: list[Any]) -> list[tuple]:
+    """Run one statement on the default connection and return its rows."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
-    On PostgreSQL a prepared statement with server-side binding
-    (directory.server_bound_sql); ``preamble`` runs in the same round trip
-    and implicit transaction.
-    """
+
+def instance_insert(entry: M) -> M:
+    """Insert the unsaved ``entry``; returns it saved (pk set)."""
     if connection.vendor != "postgresql":
         entry.save(force_insert=True)
         return entry
-    model = type(entry)
-    entry.pk = run_server_bound(insert_sql(model), row_values(entry), prepare=True, preamble=preamble)[0][0]
+    entry.pk = fetch_all(insert_sql(type(entry)), row_values(entry))[0][0]
     _saved(entry)
     return entry
 
@@ -75,7 +74,7 @@ def insert_with_event(entry: Model, event: Model) -> None:
             instance_insert(event)
         return
     sql = _together_sql(type(entry), type(event))
-    event.pk = run_server_bound(sql, row_values(entry) + row_values(event), prepare=True)[0][0]
+    event.pk = fetch_all(sql, row_values(entry) + row_values(event))[0][0]
     _saved(entry)
     _saved(event)
 

@@ -18,8 +18,7 @@ from typing import Any
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Model
 
-from directory.compiled_insert import insert_columns, insert_sql, row_values
-from directory.server_bound_sql import run_server_bound
+from directory.compiled_insert import fetch_all, insert_columns, insert_sql, row_values
 
 COUNTER = "version"  # bumped by every write, in SQL (``version = version + 1``), never from a value read earlier
 
@@ -70,7 +69,7 @@ def instance_update(entry: Model, update_fields: Sequence[str]) -> None:
         save_with_version(entry, fields_written)
         return
     sql, fields = _update_sql(type(entry), fields_written)
-    rows = run_server_bound(sql, _update_values(entry, fields), prepare=True)
+    rows = fetch_all(sql, _update_values(entry, fields))
     if not rows:
         raise DatabaseError("Save with update_fields did not affect any rows.")
     setattr(entry, COUNTER, rows[0][0])
@@ -105,7 +104,7 @@ def update_with_events(entry: Model, update_fields: Sequence[str], events: Seque
         values.append(entry._meta.get_field(COUNTER).get_db_prep_save(version_was, connection))
         for event in events:
             values.extend(row_values(event))
-        written = run_server_bound(_with_events_sql(sql, type(events[0]), len(events)), values, prepare=True)
+        written = fetch_all(_with_events_sql(sql, type(events[0]), len(events)), values)
     if written:
         setattr(entry, COUNTER, version_was + 1)  # the guard held: exactly one increment from version_was
     return bool(written)

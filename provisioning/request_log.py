@@ -11,8 +11,6 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
-
 from directory.compiled_insert import copy_insert, instance_insert
 from provisioning import alerts
 from provisioning.models import Integration, ScimRequest, ScimToken
@@ -124,20 +122,9 @@ def request_log_insert_many(entries: list[ScimRequest]) -> None:
 
 
 def _insert(entry: ScimRequest) -> None:
-    """One INSERT whose commit does not wait for the WAL flush (``synchronous_commit = off``).
-
-    Only the log row's own transaction is asynchronous: a PostgreSQL crash can
-    lose the last fraction of a second of log rows, never a directory write
-    (those commit synchronously) and never consistency. It saves a disk flush
-    (about a millisecond) on every SCIM request, in the same single round trip:
-    ``set_config(..., true)`` and the INSERT travel in one pipeline, which
-    PostgreSQL runs as one implicit transaction. Elsewhere (SQLite, inside a
-    caller's transaction) it is a plain INSERT.
-    """
-    instance_insert(entry, preamble="" if connection.in_atomic_block else _ASYNC_COMMIT)
-
-
-_ASYNC_COMMIT = "SELECT set_config('synchronous_commit', 'off', true)"
+    """One INSERT, for a row the batching writer does not take (request_log_writer.deferred):
+    inside a caller's transaction, with batching off, or off PostgreSQL."""
+    instance_insert(entry)
 
 
 def _token_for_prefix(prefix: str) -> ScimToken | None:

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from directory.compiled_query import CompiledQuery
 from provisioning.models import Integration, ScimToken
 
 TOKEN_PREFIX = "siq_scim_"
@@ -75,15 +74,12 @@ def usable_tokens_q(now: datetime) -> Q:
     )
 
 
-# Every SCIM request runs this query: compiled once (directory.compiled_query).
-_usable_with_prefix: CompiledQuery[ScimToken] = CompiledQuery(
-    lambda prefix, now: (
+def _usable_with_prefix(prefix: str, now: datetime) -> QuerySet[ScimToken]:
+    return (
         ScimToken.objects.select_related("integration__tenant")
         .filter(usable_tokens_q(now), prefix=prefix)
         .order_by()  # no ORDER BY: at most a handful of rows share a prefix
-    ),
-    prefix=str, now=datetime,
-)
+    )
 
 
 def token_verify(raw: str) -> ScimToken | None:

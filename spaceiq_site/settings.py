@@ -62,13 +62,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # /healthz and /readyz, answered before anything else: no host check, session, CSRF or sign-in.
     "provisioning.health.HealthCheckMiddleware",
-    # SCIM requests leave here for SCIM_MIDDLEWARE (spaceiq_site/scim_middleware.py).
-    "spaceiq_site.scim_middleware.ScimLaneMiddleware",
     # First, so every later reader of REMOTE_ADDR sees the client (docs/security.md).
     "directory.security_headers.TrustedProxyClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "directory.session_middleware.ConsoleSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -77,17 +75,6 @@ MIDDLEWARE = [
     "directory.security_headers.ContentSecurityPolicyMiddleware",
     # Last, as django-axes requires: turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
-]
-
-# What a SCIM request goes through instead: no sessions, CSRF, user, messages,
-# static files or lockouts (its bearer token is its authentication), the same
-# client address and security headers as every other response.
-SCIM_MIDDLEWARE = [
-    "directory.security_headers.TrustedProxyClientAddressMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "directory.security_headers.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "spaceiq_site.urls"
@@ -116,6 +103,7 @@ try:
     DATABASES = {"default": dj_database_url.parse(_database_url)}
 except ValueError as exc:  # dj-database-url names no variable; we do.
     raise ImproperlyConfigured(f"DATABASE_URL could not be parsed: {exc}") from None
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The stock backend with a health check that needs no round trip (spaceiq_site/postgresql).
     DATABASES["default"]["ENGINE"] = "spaceiq_site.postgresql"
@@ -126,14 +114,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
         "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
     )
+    # Parameters travel apart from the SQL (psycopg's server-side binding, as
+    # Django's OPTIONS offer it), so a statement a connection runs again and
+    # again (a SCIM sync runs a handful thousands of times) is parsed and
+    # planned once: psycopg prepares it from its fifth run. PgBouncer in
+    # transaction mode before 1.21 cannot carry prepared statements: set
+    # DATABASE_PREPARED_STATEMENTS=false behind it.
+    DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
+    if DATABASE_PREPARED_STATEMENTS:
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
 else:
     VAR_DIR.mkdir(exist_ok=True)
-# The SCIM hot path's queries run as server-side prepared statements
-# (directory.compiled_query), and each connection asks for generic plans with
-# a startup option (spaceiq_site/postgresql). PgBouncer refuses that option by
-# default, and in transaction mode before 1.21 cannot carry prepared
-# statements: set DATABASE_PREPARED_STATEMENTS=false behind it.
-DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 # Each process keeps the SCIM tokens it verified and forgets them on a
 # PostgreSQL notification (provisioning/token_cache.py). LISTEN needs a
 # session of its own: set SCIM_TOKEN_CACHE=false behind PgBouncer in

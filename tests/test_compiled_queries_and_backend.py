@@ -1,7 +1,8 @@
-"""The SCIM hot path's compiled queries and the PostgreSQL backend's cheaper health check and timestamps.
+"""The SQL the hot path builds from model metadata, and the PostgreSQL connection settings.
 
-A compiled query must give exactly what iterating its QuerySet gives, for
-every value it is run with; the backend must still notice a connection the
+An INSERT or UPDATE built once from a model must store exactly what
+``save()`` would; the connection binds parameters on the server and
+prepares what it runs again; the backend still notices a connection the
 server has dropped.
 """
 
@@ -14,62 +15,14 @@ import pytest
 from django.db import connection
 from django.db.backends.postgresql import base as django_postgresql
 
-from directory.compiled_query import CompiledQuery
-from directory.models import Group, Membership, Person
+from directory.models import Person
 from provisioning.models import ScimToken
-from spaceiq_site.postgresql import base as our_postgresql
 from tests.conftest import issue_token, make_person
 
 pytestmark = pytest.mark.django_db
 
 
-def _people_by_name():
-    return CompiledQuery(
-        lambda tenant, name: Person.objects.filter(tenant_id=tenant, user_name=name).select_related("tenant"),
-        tenant=int, name=str,
-    )
-
-
-def test_a_compiled_query_returns_what_its_queryset_returns_for_each_set_of_values(tenant, other_tenant):
-    alice = make_person(tenant, "alice@contoso.com", emails=[{"value": "alice@contoso.com", "primary": True}])
-    make_person(other_tenant, "alice@contoso.com")
-    query = _people_by_name()
-    for t, name in [(tenant, "alice@contoso.com"), (other_tenant, "alice@contoso.com"), (tenant, "nobody")]:
-        expected = list(Person.objects.filter(tenant_id=t.pk, user_name=name).select_related("tenant"))
-        got = query(tenant=t.pk, name=name)
-        assert [p.pk for p in got] == [p.pk for p in expected]
-        for mine, theirs in zip(got, expected, strict=True):
-            # Every field converted as the ORM converts it (JSON, timestamps, UUIDs), relations attached.
-            assert {f.attname: getattr(mine, f.attname) for f in Person._meta.concrete_fields} == \
-                   {f.attname: getattr(theirs, f.attname) for f in Person._meta.concrete_fields}
-            assert mine.tenant.slug == t.slug and not mine._state.adding
-    assert query(tenant=tenant.pk, name="alice@contoso.com")[0].emails == alice.emails
-
-
-def test_a_compiled_values_list_returns_tuples_in_order(tenant):
-    people = [make_person(tenant, f"p{i}@contoso.com", display_name=f"P {i}") for i in range(3)]
-    group = Group.objects.create(tenant=tenant, display_name="Eng")
-    for p in reversed(people):
-        Membership.objects.create(group=group, person=p)
-    query = CompiledQuery(
-        lambda pk: Membership.objects.filter(group_id=pk).order_by("id")
-        .values_list("person_id", "person__display_name"),
-        pk=uuid.UUID,
-    )
-    assert query(pk=group.pk) == [(p.pk, p.display_name) for p in reversed(people)]
-    assert query(pk=uuid.uuid4()) == []
-
-
-def test_a_query_whose_marker_the_orm_transforms_is_refused_not_run_wrong(tenant):
-    # icontains wraps the value in %...%: the marker is not a parameter as is.
-    query = CompiledQuery(lambda name: Person.objects.filter(user_name__icontains=name), name=str)
-    with pytest.raises(ValueError, match="transformed"):
-        query(name="alice")
-    with pytest.raises(TypeError):
-        _people_by_name()(tenant=tenant.pk)
-
-
-def test_token_verification_runs_one_compiled_query_and_honours_revocation(tenant, django_assert_num_queries):
+def test_token_verification_runs_one_query_and_honours_revocation(tenant, django_assert_num_queries):
     from provisioning.tokens import token_verify
 
     raw = issue_token(tenant)
@@ -78,27 +31,6 @@ def test_token_verification_runs_one_compiled_query_and_honours_revocation(tenan
     assert token is not None and token.integration.tenant.pk == tenant.pk
     ScimToken.objects.filter(pk=token.pk).update(revoked_at=datetime.datetime.now(datetime.UTC))
     assert token_verify(raw) is None
-
-
-def test_timestamps_are_read_by_the_c_loader_as_utc(tenant):
-    connection.ensure_connection()
-    loader = connection.connection.adapters.get_loader(1184, psycopg.pq.Format.TEXT)
-    assert loader is our_postgresql.UtcTimestamptzLoader
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT TIMESTAMPTZ '2026-11-26 10:11:12.345678+02'")
-        (value,) = cursor.fetchone()
-    assert value == datetime.datetime(2026, 11, 26, 8, 11, 12, 345678, tzinfo=datetime.UTC)
-    assert value.tzinfo is datetime.UTC
-    fresh = Person.objects.get(pk=make_person(tenant, "t@contoso.com").pk)
-    assert fresh.created.tzinfo is datetime.UTC
-
-
-def test_a_session_not_in_utc_still_yields_utc_datetimes(tenant):
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL TIME ZONE 'Asia/Tokyo'")
-        cursor.execute("SELECT TIMESTAMPTZ '2026-11-26 10:00:00+00'")
-        (value,) = cursor.fetchone()
-    assert value == datetime.datetime(2026, 11, 26, 10, 0, tzinfo=datetime.UTC) and value.tzinfo is datetime.UTC
 
 
 @pytest.mark.django_db(transaction=True)
@@ -167,44 +99,36 @@ def test_a_compiled_insert_stores_what_create_would(tenant):
     assert stored.occurred_at is not None and stored.occurred_at <= expected.occurred_at  # auto_now_add applied
 
 
-@pytest.mark.parametrize("prepared", [True, False])
-def test_compiled_queries_are_prepared_statements_unless_turned_off(settings, tenant, prepared):
-    settings.DATABASE_PREPARED_STATEMENTS = prepared
-    person = make_person(tenant, f"prep-{prepared}@contoso.com")
+def _prepared_statements_like(prefix: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", [prefix + "%"])
+        return cursor.fetchone()[0]
+
+
+def test_a_statement_run_again_and_again_is_prepared_once_per_connection(tenant):
+    person = make_person(tenant, "prep@contoso.com")
     # A query text of its own, so the count below is about this statement alone.
-    query = CompiledQuery(lambda pk: Person.objects.filter(pk=pk).order_by().values_list("user_name"), pk=uuid.UUID)
-
-    def prepared_statements() -> int:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
-                           ['SELECT "directory_person"."user_name" AS "user_name" FROM "directory_person" WHERE%'])
-            return cursor.fetchone()[0]
-
-    before = prepared_statements()
-    assert query(pk=person.pk) == [(person.user_name,)] and query(pk=uuid.uuid4()) == []
-    assert prepared_statements() == before + (1 if prepared else 0)
+    query = Person.objects.filter(pk=person.pk).order_by().values_list("user_name", "work_email")
+    start = 'SELECT "directory_person"."user_name" AS "user_name", "directory_person"."work_email" AS "work_email"'
+    assert connection.settings_dict["OPTIONS"]["server_side_binding"] is True
+    for _ in range(4):
+        assert list(query.all()) == [(person.user_name, person.work_email)]
+    assert _prepared_statements_like(start) == 0  # psycopg prepares from the fifth run
+    for _ in range(3):
+        assert list(query.all()) == [(person.user_name, person.work_email)]
+    assert _prepared_statements_like(start) == 1
 
 
-@pytest.mark.django_db(transaction=True)  # autocommit, as a SCIM request's log write runs
-def test_the_request_log_preamble_applies_to_its_statement_alone():
-    from directory.server_bound_sql import run_server_bound
-    from provisioning.request_log import _ASYNC_COMMIT
+def test_prepared_statements_can_be_turned_off_for_pgbouncer():
+    from tests.test_configuration import start
 
-    setting = "SELECT current_setting('synchronous_commit')"
-    assert run_server_bound(setting, [], prepare=False, preamble=_ASYNC_COMMIT) == [("off",)]
-    assert run_server_bound(setting, [], prepare=False) == [("on",)]  # the session is untouched
-
-
-@pytest.mark.django_db
-def test_server_bound_statements_are_counted_and_fail_as_django_errors(django_assert_num_queries):
-    from django.db import ProgrammingError
-
-    from directory.server_bound_sql import run_server_bound
-
-    with django_assert_num_queries(1):
-        assert run_server_bound("SELECT %s::int + 1", [41], prepare=True) == [(42,)]
-    with pytest.raises(ProgrammingError):
-        run_server_bound("SELECT no_such_column FROM directory_person", [], prepare=False)
+    shown = 'settings.DATABASES["default"]["OPTIONS"]'
+    url = "postgres://postgres@127.0.0.1:5432/spaceiq"
+    on = start(shown, DATABASE_URL=url)
+    off = start(shown, DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS="false")
+    assert on.returncode == 0 and off.returncode == 0, on.stderr + off.stderr
+    assert "'prepare_threshold': 5" in on.stdout and "prepare_threshold" not in off.stdout
+    assert "'server_side_binding': True" in off.stdout
 
 
 def test_instance_update_writes_only_its_fields_with_auto_now_and_fails_on_a_missing_row(tenant):
@@ -247,18 +171,6 @@ def test_copy_insert_writes_every_row_and_its_asynchronous_commit_stays_in_its_t
 
     with transaction.atomic(), pytest.raises(RuntimeError, match="not inside a transaction"):
         copy_insert(ScimRequest, rows)
-
-
-def test_server_bound_statements_keep_one_cursor_each_per_connection(tenant):
-    from directory.server_bound_sql import run_server_bound
-
-    first, second = "SELECT %s::int + 1", "SELECT %s::text || 'x'"
-    assert run_server_bound(first, [1], prepare=False) == [(2,)]
-    cursor = connection._server_bound_cursors[1][first]
-    assert run_server_bound(second, ["a"], prepare=False) == [("ax",)]
-    assert run_server_bound(first, [41], prepare=False) == [(42,)]
-    assert connection._server_bound_cursors[1][first] is cursor  # kept: its adapters stay resolved
-    assert connection._server_bound_cursors[1][second] is not cursor
 
 
 def _prepared_by_the_fields(entry):
@@ -317,12 +229,3 @@ def _no_warning():
             yield
 
     return strict()
-
-
-def test_placeholders_are_numbered_for_the_raw_cursor_and_literal_percent_signs_kept():
-    from directory.server_bound_sql import _numbered, run_server_bound
-
-    assert _numbered("SELECT %s, '100%%', %s || '%%x'") == "SELECT $1, '100%', $2 || '%x'"
-    with pytest.raises(ValueError, match="unsupported placeholder"):
-        _numbered("SELECT %(name)s")
-    assert run_server_bound("SELECT %s::text || '%%', %s::int", ["50", 7], prepare=True) == [("50%", 7)]

@@ -263,15 +263,13 @@ class _Resource(ABC):
         """The value as the attribute's column stores it (what compare_q compares with)."""
         return value
 
-    def equality(self, expr: Any) -> tuple[tuple, Any, bool] | None:
-        """``(shape, parameter, unique)`` when ``expr`` is ``attr eq "string"`` on a plain string column.
+    def equality(self, expr: Any) -> tuple[Any, bool] | None:
+        """``(value, unique)`` when ``expr`` is ``attr eq "string"`` on a plain string column.
 
         That is the shape of every Entra matching lookup (userName, externalId,
-        displayName). Its SQL is the same for every value, so the caller can
-        run it compiled (directory.compiled_query); ``shape`` says which
-        attribute, ``parameter`` is the one value that differs, and ``unique``
-        whether a per-tenant unique index holds at most one match. None for
-        every other filter, which is translated by ``to_q``.
+        displayName): ``value`` as the column stores it, and ``unique`` whether
+        a per-tenant unique index holds at most one match, so the caller can
+        skip ORDER BY, LIMIT and COUNT. None for every other filter.
         """
         if not (isinstance(expr, Compare) and expr.op == "eq" and isinstance(expr.value, str)) or expr.path.sub:
             return None
@@ -282,8 +280,7 @@ class _Resource(ABC):
         )
         if not plain:
             return None
-        shape = (type(self).__name__, (expr.path.uri or "").lower(), expr.path.attr.lower())
-        return shape, self.canonical(attr, expr.value), attr.uniqueness == "server"
+        return self.canonical(attr, expr.value), attr.uniqueness == "server"
 
 
 class _UserResource(_Resource):

@@ -27,7 +27,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django_scim import exceptions as scim_exceptions
 from django_scim import views as scim_views
 
-from directory.compiled_query import CompiledQuery
 from directory.errors import StaleWrite
 from directory.models import Group, Membership, Person
 from directory.selectors import as_uuid
@@ -146,58 +145,37 @@ class ScimViewMixin:
         return doc
 
 
-def _by_id(model: type[Person] | type[Group], *, for_update: bool) -> CompiledQuery:
-    """One resource by primary key, compiled and prepared once (every GET, PATCH and DELETE runs it).
+def _by_id(model: type[Person] | type[Group], pk: uuid.UUID, *, for_update: bool) -> QuerySet:
+    """One resource by primary key (every GET, PATCH and DELETE runs it).
 
     The primary key is the only condition, so the one plan is the primary-key
-    index: with ``tenant_id`` in the WHERE clause too, a prepared (generic)
-    plan on small or stale statistics sometimes walked the tenant's rows
-    instead. The caller checks the tenant (``object_by_id``).
+    index whatever the statistics say. The caller checks the tenant
+    (``object_by_id``).
     """
-
-    def build(pk: uuid.UUID) -> QuerySet:
-        qs = model.objects.filter(pk=pk)
-        if model is Person and connection.vendor == "postgresql":
-            # The user's groups in the same statement (UsersView.render): a GET by id, and
-            # the answer to a PATCH, are one round trip, not two.
-            qs = qs.annotate(scim_group_refs=ArraySubquery(
-                Membership.objects.filter(person_id=OuterRef("pk")).order_by("id")
-                .values(ref=JSONObject(value="group_id", display="group__display_name"))
-            ))
-        # No ORDER BY (.first() adds one): a primary-key lookup must never be planned as a scan in order.
-        return (qs.select_for_update() if for_update else qs).order_by()
-
-    return CompiledQuery(build, pk=uuid.UUID)
+    qs = model.objects.filter(pk=pk)
+    if model is Person and connection.vendor == "postgresql":
+        # The user's groups in the same statement (UsersView.render): a GET by id, and
+        # the answer to a PATCH, are one round trip, not two.
+        qs = qs.annotate(scim_group_refs=ArraySubquery(
+            Membership.objects.filter(person_id=OuterRef("pk")).order_by("id")
+            .values(ref=JSONObject(value="group_id", display="group__display_name"))
+        ))
+    # No ORDER BY (.first() adds one): a primary-key lookup must never be planned as a scan in order.
+    return (qs.select_for_update() if for_update else qs).order_by()
 
 
-_EQUALITY_QUERIES: dict[tuple, CompiledQuery] = {}
-
-
-def _equality_query(model: type[Person] | type[Group], resource: Any, shape: tuple, path: Path,
-                    count: int, unique: bool) -> CompiledQuery:
-    """The first page of ``path eq value`` for one tenant, compiled once per attribute and page size.
+def _equality_page(model: type[Person] | type[Group], resource: Any, path: Path, value: str, *, tenant: int,
+                   count: int, unique: bool) -> list[Any]:
+    """The first page of ``path eq value`` for one tenant: Entra's matching lookup.
 
     Built by the same translation as every other filter (``resource.to_q``),
     so it matches exactly what the general path would. An attribute unique
     per tenant (userName, a group's displayName) matches at most one row: no
     ORDER BY and no LIMIT, which leaves PostgreSQL one plan, the unique
-    index, whatever its statistics say (with ORDER BY created it sometimes
-    walked the tenant's rows in creation order instead).
+    index, whatever its statistics say.
     """
-    key = (*shape, 0 if unique else count, unique)  # the page size shapes no unique lookup
-    query = _EQUALITY_QUERIES.get(key)
-    if query is None:
-
-        def build(tenant: int, value: str) -> QuerySet:
-            qs = model.objects.filter(tenant_id=tenant).filter(resource.to_q(Compare(path, "eq", value)))
-            return qs.order_by() if unique else qs.order_by("created", "id")[:count]
-
-        # Not prepared: the best plan depends on the value (a generic plan on small or stale
-        # statistics walked the tenant's rows); compiled, it still skips the ORM.
-        query = CompiledQuery(build, prepare=False, tenant=int, value=str)
-        if len(_EQUALITY_QUERIES) < 1024:  # attributes x page sizes clients use: bounded anyway
-            _EQUALITY_QUERIES[key] = query
-    return query
+    qs = model.objects.filter(tenant_id=tenant).filter(resource.to_q(Compare(path, "eq", value)))
+    return list(qs.order_by() if unique else qs.order_by("created", "id")[:count])
 
 
 class ResourceView(ScimViewMixin, ABC):
@@ -206,18 +184,10 @@ class ResourceView(ScimViewMixin, ABC):
     http_method_names = ["get", "post", "put", "patch", "delete"]
 
     model: type[Person] | type[Group]
-    by_id: CompiledQuery  # both derived from ``model`` (__init_subclass__)
-    by_id_for_update: CompiledQuery
     adapter: type[ScimUser] | type[ScimGroup]
     resource: Any
     kind: str
     lookup_url_kwarg = "uuid"
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "model" in cls.__dict__:
-            cls.by_id = _by_id(cls.model, for_update=False)
-            cls.by_id_for_update = _by_id(cls.model, for_update=True)
 
     # -- reading -------------------------------------------------------------
 
@@ -226,12 +196,12 @@ class ResourceView(ScimViewMixin, ABC):
 
     def get_object(self) -> Any:
         """Scoped to the token's tenant; anything that is not one of its ids is a SCIM 404."""
-        return self.object_by_id(self.by_id)
+        return self.object_by_id(for_update=False)
 
-    def object_by_id(self, query: CompiledQuery) -> Any:
+    def object_by_id(self, *, for_update: bool) -> Any:
         raw = self.kwargs[self.lookup_url_kwarg]
         pk = as_uuid(raw)
-        obj = next(iter(query(pk=pk)), None) if pk else None
+        obj = next(iter(_by_id(self.model, pk, for_update=for_update)), None) if pk else None
         # The tenant wall: another tenant's id is as unknown as an id that does not exist.
         if obj is None or obj.tenant_id != self.request.tenant.pk:
             raise errors.not_found(self.kind, raw)
@@ -279,11 +249,9 @@ class ResourceView(ScimViewMixin, ABC):
         if not count:
             objects = []
         elif equality is not None:
-            # Entra's matching lookup: the same SQL every time, compiled once.
-            shape, value, unique = equality
-            objects = _equality_query(self.model, self.resource, shape, expr.path, count, unique)(
-                tenant=self.request.tenant.pk, value=value
-            )
+            value, unique = equality
+            objects = _equality_page(self.model, self.resource, expr.path, value, tenant=self.request.tenant.pk,
+                                     count=count, unique=unique)
         elif start == 1:
             objects = list(filtered().order_by("created", "id")[:count])
         else:
@@ -360,7 +328,7 @@ class ResourceView(ScimViewMixin, ABC):
 
     def locked_object(self) -> Any:
         """The resource, locked for this transaction so concurrent PATCHes serialise."""
-        return self.object_by_id(self.by_id_for_update)
+        return self.object_by_id(for_update=True)
 
     def written(self, adapter: Any, status: int = 200) -> HttpResponse:
         obj = adapter.obj
@@ -372,26 +340,10 @@ class ResourceView(ScimViewMixin, ABC):
         return self.written(adapter)
 
 
-def _memberships_query(owner: str, other: str, other_name: str) -> CompiledQuery:
-    """One owner's (other id, name) pairs: the single-resource GET and PATCH response run it."""
-    return CompiledQuery(
-        lambda pk: Membership.objects.filter(**{owner: pk}).order_by("id").values_list(other, other_name),
-        pk=uuid.UUID,
-    )
-
-
-_MEMBERSHIP_QUERIES = {
-    shape: _memberships_query(*shape)
-    for shape in [("person_id", "group_id", "group__display_name"), ("group_id", "person_id", "person__display_name")]
-}
-
-
 def _memberships_of(owner_ids: list[Any], owner: str, other: str, other_name: str) -> dict[Any, list[tuple]]:
     """(other id, name) pairs per owner id, in one query for a whole page."""
     grouped: dict[Any, list[tuple]] = {pk: [] for pk in owner_ids}
-    if len(owner_ids) == 1:
-        grouped[owner_ids[0]] = _MEMBERSHIP_QUERIES[owner, other, other_name](pk=owner_ids[0])
-    elif owner_ids:
+    if owner_ids:
         rows = Membership.objects.filter(**{f"{owner}__in": owner_ids}).order_by("id")
         for owner_id, other_id, name in rows.values_list(owner, other, other_name):
             grouped[owner_id].append((other_id, name))
