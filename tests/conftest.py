@@ -57,24 +57,45 @@ def _isolated_celery_queue() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _request_log_writer(django_db_setup, django_db_blocker) -> Iterator[None]:
-    """SCIM log rows written behind responses (provisioning.request_log_writer) land before
-    each transactional test's data is flushed, and the writer's connection is closed before
-    the test database is dropped."""
-    from django.test import TransactionTestCase
-
+def _request_log_writer_stopped(django_db_setup) -> Iterator[None]:
+    """The SCIM request-log writer's connection is closed before the test database is dropped."""
     from provisioning.request_log_writer import writer
 
-    original = TransactionTestCase._fixture_teardown
-
-    def teardown(self):
-        writer.flush()
-        return original(self)
-
-    TransactionTestCase._fixture_teardown = teardown
     yield
-    TransactionTestCase._fixture_teardown = original
     writer.stop()
+
+
+def _runs_on_committed_data(request) -> bool:
+    """Whether pytest-django runs this test on committed data, emptying the tables after it: the test
+    asks for ``transactional_db`` or ``live_server`` (itself or through a fixture), or is marked
+    ``django_db(transaction=True)`` (or ``reset_sequences=True``, which implies it)."""
+    if "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
+        return True
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return False
+
+    def transactional(transaction: bool = False, reset_sequences: bool = False, *_args, **_kwargs) -> bool:
+        return transaction or reset_sequences
+
+    return transactional(*marker.args, **marker.kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _request_log_written_before_the_tables_are_emptied(request) -> Iterator[None]:
+    """SCIM log rows written behind responses (provisioning.request_log_writer) land before a test on
+    committed data has its tables emptied, so none is written into the next test's data.
+
+    The database fixture is requested here first, so it is set up before this fixture and torn
+    down (the tables emptied) after this fixture's teardown has flushed the writer."""
+    if not _runs_on_committed_data(request):
+        yield
+        return
+    from provisioning.request_log_writer import writer
+
+    request.getfixturevalue("transactional_db")
+    yield
+    writer.flush()
 
 
 # Cache keys of this run (rate limits) never meet another run's, even when a
