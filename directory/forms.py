@@ -12,6 +12,17 @@ STATUS_CHOICES = [("", "Any status"), ("active", "Active"), ("deactivated", "Dea
 SOURCE_CHOICES = [("", "Any source"), *Source.choices]
 
 
+class SignInForm(forms.Form):
+    """The sign-in page's form: the sign-in view and the lockout page (directory.signin) both render it."""
+
+    email = forms.CharField(
+        label="Email", max_length=320, widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True})
+    )
+    password = forms.CharField(
+        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+
 class PeopleFilterForm(forms.Form):
     q = forms.CharField(label="Search people", required=False, max_length=200)
     status = forms.ChoiceField(label="Status", choices=STATUS_CHOICES, required=False)

@@ -26,6 +26,7 @@ from django.shortcuts import render
 
 from directory.audit import Actor, audit_event_record
 from directory.console_actor import client_ip, console_actor
+from directory.forms import SignInForm
 from directory.models import Person
 from directory.services import person_session_forget, person_session_record
 
@@ -81,8 +82,6 @@ def lockout_seconds() -> int:
 
 def lockout_response(request: HttpRequest, original_response: Any = None, credentials: Any = None) -> HttpResponse:
     """AXES_LOCKOUT_CALLABLE: the sign-in page saying the account or address is locked (429)."""
-    from directory.views.accounts import SignInForm
-
     minutes = max(1, lockout_seconds() // 60)
     form = SignInForm(initial={"email": signin_username(request, credentials) or ""})
     response = render(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
 from django.http import HttpRequest, HttpResponse
@@ -15,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
+from directory.forms import SignInForm
 from directory.signin import (
     attempt_refused_by_lockout,
     signin_failed_record,
@@ -22,15 +22,6 @@ from directory.signin import (
     signin_succeeded_record,
 )
 from directory.sudo import sudo_mark
-
-
-class SignInForm(forms.Form):
-    email = forms.CharField(
-        label="Email", max_length=320, widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True})
-    )
-    password = forms.CharField(
-        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
-    )
 
 
 @never_cache
