@@ -6,9 +6,8 @@ Functions here only render and queue; delivery is provisioning.notifications.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.template import Context
@@ -18,20 +17,13 @@ from django.utils.http import urlencode
 
 from directory.audit import Actor
 from directory.models import Person, Tenant
+from directory.selectors import tenant_admins
 from provisioning import notifications
+from provisioning.alert_digests import FailureDigest
 from provisioning.models import Integration, Notification, ScimToken, SsoCertificate
+from provisioning.notifications import RenderedEmail
 from provisioning.registry import kind_get
-
-if TYPE_CHECKING:
-    from provisioning.alerts import FailureDigest
-    from provisioning.sso.alerts import SsoFailureDigest
-
-
-@dataclass(frozen=True)
-class RenderedEmail:
-    subject: str
-    text: str
-    html: str
+from provisioning.sso.alert_digests import SsoFailureDigest
 
 
 def _render_plain(template_name: str, context: dict[str, Any]) -> str:
@@ -81,8 +73,6 @@ def _absolute(url_name: str, **kwargs: Any) -> str:
 
 
 def _admin_addresses(tenant: Tenant | int) -> list[str]:
-    from directory.selectors import tenant_admins
-
     tenant_obj = tenant if isinstance(tenant, Tenant) else Tenant.objects.get(pk=tenant)
     addresses = [p.primary_email or p.user_name for p in tenant_admins(tenant=tenant_obj).order_by("user_name")]
     return sorted({a for a in addresses if a and "@" in a})

@@ -1,24 +1,39 @@
-"""The email outbox: queue a notification in the caller's transaction, deliver it once."""
+"""The email outbox: queue a notification in the caller's transaction, deliver it once.
+
+Queueing is here; delivering is provisioning.notification_delivery, run by the
+task queued on commit (provisioning.notification_tasks).
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.utils import timezone
 
 from directory.models import Tenant
+from provisioning import notification_tasks
 from provisioning.models import Notification
+from provisioning.notification_delivery import DeliveryFailed, notification_deliver, pending_notification_ids
 
-if TYPE_CHECKING:
-    from provisioning.emails import RenderedEmail
+__all__ = [
+    "DeliveryFailed",
+    "RenderedEmail",
+    "notification_deliver",
+    "notification_queue",
+    "pending_notification_ids",
+]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """One email as the outbox stores it (rendered by provisioning.emails)."""
+
+    subject: str
+    text: str
+    html: str
 
 
 def notification_queue(
@@ -38,62 +53,7 @@ def notification_queue(
 
 
 def _enqueue(notification_id: int) -> None:
-    from provisioning.tasks import notification_deliver
-
     try:
-        notification_deliver.delay(notification_id)
+        notification_tasks.notification_deliver.delay(notification_id)
     except Exception:  # broker down: the outbox drain sends it later
         logger.warning("Broker unavailable; notification %s stays in the outbox", notification_id)
-
-
-class DeliveryFailed(Exception):
-    pass
-
-
-def notification_deliver(*, notification_id: int) -> bool:
-    """Send one notification if it has not been sent. Returns True when sent now.
-
-    The row is locked for the duration of the send so two workers (a retry and
-    the outbox drain, say) never send the same email twice.
-    """
-    with transaction.atomic():
-        notification = (
-            Notification.objects.select_for_update(skip_locked=True)
-            .filter(pk=notification_id, sent_at__isnull=True)
-            .first()
-        )
-        if notification is None:
-            return False
-        message = EmailMultiAlternatives(
-            subject=notification.subject,
-            body=notification.body_text,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=notification.to,
-        )
-        if notification.body_html:
-            message.attach_alternative(notification.body_html, "text/html")
-        notification.attempts += 1
-        try:
-            message.send(fail_silently=False)
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"[:2000]
-        else:
-            notification.sent_at = timezone.now()
-            notification.last_error = ""
-            notification.save(update_fields=["sent_at", "attempts", "last_error"])
-            return True
-    # Recorded after the locking transaction ended: raising inside it would
-    # roll the record of this attempt back along with it.
-    Notification.objects.filter(pk=notification_id, sent_at__isnull=True).update(
-        attempts=F("attempts") + 1, last_error=error
-    )
-    raise DeliveryFailed(error)
-
-
-def pending_notification_ids(*, older_than: timedelta, limit: int = 500) -> list[Any]:
-    cutoff = timezone.now() - older_than
-    return list(
-        Notification.objects.filter(sent_at__isnull=True, created__lte=cutoff)
-        .order_by("created")
-        .values_list("pk", flat=True)[:limit]
-    )

@@ -7,6 +7,7 @@ transaction while SCIM traffic and the console keep writing.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -14,8 +15,7 @@ from django.utils import timezone
 from directory.audit import audit_events_purge
 from directory.batches import delete_in_batches
 from directory.services import person_session_records_purge
-from provisioning.models import Integration, ScimRequest, SsoSignIn
-from provisioning.sso.services import authn_requests_purge
+from provisioning.models import Integration, ScimRequest, SsoAuthnRequest, SsoSignIn
 
 BATCH_SIZE = 5000
 
@@ -37,6 +37,12 @@ def sso_signins_purge(*, before: datetime, batch_size: int = BATCH_SIZE) -> int:
         deleted += delete_in_batches(
             SsoSignIn.objects.filter(integration_id=integration_id, occurred_at__lt=before), batch_size=batch_size
         )
+    return deleted
+
+
+def authn_requests_purge(*, before: Any) -> int:
+    """Forget requests that expired unanswered, and answered ones: nothing can match them any more."""
+    deleted, _ = SsoAuthnRequest.objects.filter(expires_at__lt=before).delete()
     return deleted
 
 

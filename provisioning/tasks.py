@@ -1,4 +1,10 @@
-"""Celery tasks: thin entry points that call services."""
+"""Celery tasks: thin entry points that call services.
+
+The request and sign-in paths that queue these tasks (provisioning.alerts,
+provisioning.sso.alerts) import this module; the services the tasks run never
+do. The outbox's own task, which those services queue when they write an
+email, is provisioning.notification_tasks.
+"""
 
 from __future__ import annotations
 
@@ -6,44 +12,49 @@ from datetime import datetime, timedelta
 
 from celery import shared_task
 
-from provisioning import alerts, health, notifications, retention
-from provisioning.sso import alerts as sso_alerts
+from provisioning import alert_notices, health, notification_delivery, retention
+from provisioning.notification_tasks import notification_deliver
+from provisioning.sso import alert_notices as sso_alert_notices
 
-
-@shared_task(
-    bind=True,
-    autoretry_for=(notifications.DeliveryFailed,),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=12,
-    acks_late=True,
-)
-def notification_deliver(self, notification_id: int) -> bool:
-    return notifications.notification_deliver(notification_id=notification_id)
+# notification_deliver is defined with the outbox (provisioning.notification_tasks) and named
+# provisioning.tasks.notification_deliver; it is reachable here with the others.
+__all__ = [
+    "alerts_sweep",
+    "failure_summary_send",
+    "notification_deliver",
+    "outbox_drain",
+    "recovery_notice_send",
+    "retention_purge",
+    "silence_check",
+    "sso_alerts_sweep",
+    "sso_certificate_expiry_check",
+    "sso_failure_summary_send",
+    "sso_recovery_notice_send",
+    "worker_heartbeat",
+]
 
 
 @shared_task(acks_late=True)
 def outbox_drain() -> int:
     """Send what the broker never delivered (it was down when the email was queued)."""
     sent = 0
-    for notification_id in notifications.pending_notification_ids(older_than=timedelta(minutes=2)):
+    for notification_id in notification_delivery.pending_notification_ids(older_than=timedelta(minutes=2)):
         try:
-            if notifications.notification_deliver(notification_id=notification_id):
+            if notification_delivery.notification_deliver(notification_id=notification_id):
                 sent += 1
-        except notifications.DeliveryFailed:
+        except notification_delivery.DeliveryFailed:
             break  # SMTP is down; the next run tries again
     return sent
 
 
 @shared_task(acks_late=True)
 def failure_summary_send(integration_id: int) -> bool:
-    return alerts.failure_summary_send(integration_id=integration_id) is not None
+    return alert_notices.failure_summary_send(integration_id=integration_id) is not None
 
 
 @shared_task(acks_late=True)
 def recovery_notice_send(integration_id: int, recovered_at: str) -> bool:
-    return alerts.recovery_notice_send(
+    return alert_notices.recovery_notice_send(
         integration_id=integration_id, recovered_at=datetime.fromisoformat(recovered_at)
     ) is not None
 
@@ -51,12 +62,12 @@ def recovery_notice_send(integration_id: int, recovered_at: str) -> bool:
 @shared_task(acks_late=True)
 def alerts_sweep() -> int:
     """Due summaries and recoveries whose task was lost (broker down, worker died)."""
-    return alerts.alerts_sweep()
+    return alert_notices.alerts_sweep()
 
 
 @shared_task(acks_late=True)
 def silence_check() -> int:
-    return alerts.silence_check()
+    return alert_notices.silence_check()
 
 
 @shared_task(acks_late=True)
@@ -66,17 +77,17 @@ def retention_purge() -> dict[str, int]:
 
 @shared_task(acks_late=True)
 def sso_certificate_expiry_check() -> int:
-    return sso_alerts.certificate_expiry_check()
+    return sso_alert_notices.certificate_expiry_check()
 
 
 @shared_task(acks_late=True)
 def sso_failure_summary_send(config_id: int) -> bool:
-    return sso_alerts.failure_summary_send(config_id=config_id) is not None
+    return sso_alert_notices.failure_summary_send(config_id=config_id) is not None
 
 
 @shared_task(acks_late=True)
 def sso_recovery_notice_send(config_id: int, recovered_at: str) -> bool:
-    return sso_alerts.recovery_notice_send(
+    return sso_alert_notices.recovery_notice_send(
         config_id=config_id, recovered_at=datetime.fromisoformat(recovered_at)
     ) is not None
 
@@ -84,7 +95,7 @@ def sso_recovery_notice_send(config_id: int, recovered_at: str) -> bool:
 @shared_task(acks_late=True)
 def sso_alerts_sweep() -> int:
     """Due SSO failure summaries and recoveries whose task was lost (broker down, worker died)."""
-    return sso_alerts.alerts_sweep()
+    return sso_alert_notices.alerts_sweep()
 
 
 @shared_task(ignore_result=True)

@@ -1,20 +1,14 @@
-"""Alerting on single sign-on: certificate expiry notices, failure summaries, recovery.
+"""Alerting on single sign-on failures, on the sign-in path.
 
-Certificate expiry. ``certificate_expiry_check`` (beat, hourly) queues one
-email per trusted certificate for the most urgent threshold it has reached (30,
-7 or 1 days before ``not_after``, then once when it has expired) unless that
-one was sent already. A run that comes late therefore never sends a stale
-30-day notice after the 7-day one, and the dedupe key makes any number of runs,
-concurrent ones too, send each notice once. Only trusted rows are read:
-removing or replacing a certificate stops its notices.
-
-Failures. The mirror of provisioning.alerts (SCIM requests) on ``SsoConfig``.
+The mirror of provisioning.alerts (SCIM requests) on ``SsoConfig``.
 ``sso_signin_record`` calls ``signin_recorded`` for every SSO log row, inside
 its transaction. It moves a little state (a successful sign-in while healthy:
-no query) and, when that state says an email is due, queues a task on commit.
-The tasks and a beat sweep call the services below, which decide and write the
-email into the outbox with a dedupe key, so each email is sent at most once;
-when the broker is down the sweep finds the same work from the state alone.
+no query) and, when that state says an email is due, queues a task on commit
+(provisioning.tasks). The tasks and a beat sweep call the services in
+provisioning.sso.alert_notices (the certificate expiry notices too), which
+decide and write the email into the outbox with a dedupe key, so each email
+is sent at most once; when the broker is down the sweep finds the same work
+from the state alone.
 
 State on ``SsoConfig``, as on ``Integration`` for SCIM:
 
@@ -38,148 +32,52 @@ failure or a success here.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Count, F, Q, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from provisioning import emails
-from provisioning.alerts import MAX_SUMMARY_WINDOW, SUMMARY_SLACK
-from provisioning.models import Integration, Notification, SsoCertificate, SsoConfig, SsoSignIn
-from provisioning.sso.reasons import REASONS
+from provisioning import tasks
+from provisioning.models import Integration, SsoConfig, SsoSignIn
+from provisioning.sso.alert_notices import (
+    EXPIRED,
+    NOT_COUNTED_REASONS,
+    alerts_sweep,
+    certificate_expiry_check,
+    counts_as_failure,
+    expiry_threshold,
+    failure_summary_send,
+    recovery_delay,
+    recovery_notice_send,
+    summary_delay,
+    wants_failure_emails,
+)
+
+# Callers find SSO alerting here: the sign-in path, and what the tasks run. The latter lives in
+# provisioning.sso.alert_notices so that provisioning.tasks, which this module imports to queue
+# them, does not import this module.
+__all__ = [
+    "EXPIRED",
+    "NOT_COUNTED_REASONS",
+    "alerts_sweep",
+    "certificate_expiry_check",
+    "expiry_threshold",
+    "failure_summary_send",
+    "recovery_notice_send",
+    "signin_recorded",
+]
 
 logger = logging.getLogger(__name__)
-
-# --- Certificate expiry -------------------------------------------------------------
-
-EXPIRY_THRESHOLDS_DAYS = (30, 7, 1)
-# The threshold of the notice sent once a certificate has expired.
-EXPIRED = 0
-
-
-def expiry_threshold(*, not_after: datetime, now: datetime) -> int | None:
-    """The most urgent threshold reached, in days (EXPIRED once past); None before the first."""
-    left = not_after - now
-    if left <= timedelta(0):
-        return EXPIRED
-    reached = [days for days in EXPIRY_THRESHOLDS_DAYS if left <= timedelta(days=days)]
-    return min(reached) if reached else None
-
-
-def expiry_dedupe_key(*, certificate: SsoCertificate, threshold: int) -> str:
-    # The configuration and the thumbprint rather than the row's id: removing a
-    # certificate by mistake and adding it again must not repeat a notice.
-    return f"sso-cert-expiry:{certificate.config_id}:{certificate.thumbprint}:{threshold}"
-
-
-def certificate_expiry_check(*, now: datetime | None = None) -> int:
-    """Queue every due expiry notice; returns how many were queued (beat; idempotent)."""
-    now = now or timezone.now()
-    certificates = (
-        SsoCertificate.objects.filter(not_after__lte=now + timedelta(days=max(EXPIRY_THRESHOLDS_DAYS)))
-        .exclude(config__integration__state=Integration.State.INACTIVE)
-        .order_by("not_after", "pk")
-    )
-    queued = 0
-    for certificate in certificates:
-        threshold = expiry_threshold(not_after=certificate.not_after, now=now)
-        if threshold is None:
-            continue
-        key = expiry_dedupe_key(certificate=certificate, threshold=threshold)
-        if Notification.objects.filter(dedupe_key=key).exists():
-            continue  # the usual case on every run but the first: nothing to render
-        queued += certificate_expiry_notice_send(
-            certificate_id=certificate.pk, threshold=threshold, dedupe_key=key, now=now
-        ) is not None
-    return queued
-
-
-@transaction.atomic
-def certificate_expiry_notice_send(
-    *, certificate_id: int, threshold: int, dedupe_key: str, now: datetime
-) -> Notification | None:
-    """Queue one expiry notice, if the certificate is still trusted.
-
-    The row is locked so a removal in the SSO tab and the notice happen one
-    after the other: an admin who removes the certificate gets no notice about
-    it afterwards. The outbox's unique dedupe key settles concurrent runs.
-    """
-    certificate = (
-        SsoCertificate.objects.select_for_update(of=("self",))
-        .select_related("config__integration__tenant")
-        .filter(pk=certificate_id)
-        .first()
-    )
-    if certificate is None or certificate.config.integration.state == Integration.State.INACTIVE:
-        return None
-    integration = certificate.config.integration
-    # A newer certificate trusted already changes the advice: make it active, remove this one.
-    successor = (
-        SsoCertificate.objects.filter(config_id=certificate.config_id, not_after__gt=certificate.not_after)
-        .order_by("-not_after")
-        .first()
-    )
-    if threshold == EXPIRED:
-        return emails.sso_certificate_expired(
-            integration=integration, certificate=certificate, successor=successor, dedupe_key=dedupe_key
-        )
-    return emails.sso_certificate_expiring(
-        integration=integration, certificate=certificate, successor=successor,
-        days_left=math.ceil((certificate.not_after - now) / timedelta(days=1)), dedupe_key=dedupe_key,
-    )
-
-
-# --- Failures: which rows count -------------------------------------------------------
-
-# About one person, not about single sign-on: the SSO log shows them to the admin.
-PERSON_REASONS = frozenset({"unknown_person", "inactive_person", "replayed"})
-# SpaceIQ's own replay cache did not answer: its operators are told (a WARNING
-# from provisioning.sso.signin); the tenant's admins can do nothing about it.
-NOT_COUNTED_REASONS = PERSON_REASONS | {"replay_store_unavailable"}
 
 
 def quiet_period() -> timedelta:
     return timedelta(minutes=settings.SSO_FAILURE_QUIET_MINUTES)
 
-
-def summary_delay() -> timedelta:
-    return timedelta(seconds=settings.SSO_FAILURE_SUMMARY_DELAY_SECONDS)
-
-
-def recovery_delay() -> timedelta:
-    return timedelta(minutes=settings.SSO_RECOVERY_MINUTES)
-
-
-def wants_failure_emails(integration: Integration) -> bool:
-    """The integration's "Send an email notification when a failure occurs", as for SCIM.
-
-    The admins receive these emails too, so a Notification Email is not required.
-    """
-    return bool(integration.notify_on_failure and integration.state != Integration.State.INACTIVE)
-
-
-def counts_as_failure(row: SsoSignIn) -> bool:
-    return (
-        row.outcome == SsoSignIn.Outcome.REFUSED
-        and row.flow != SsoSignIn.Flow.TEST
-        and row.reason not in NOT_COUNTED_REASONS
-    )
-
-
-def counted_failures(*, config: SsoConfig) -> models.QuerySet[SsoSignIn]:
-    """The refusals ``counts_as_failure`` accepts, as a query (index: integration, -occurred_at)."""
-    return (
-        SsoSignIn.objects.filter(integration_id=config.integration_id, outcome=SsoSignIn.Outcome.REFUSED)
-        .exclude(flow=SsoSignIn.Flow.TEST)
-        .exclude(reason__in=NOT_COUNTED_REASONS)
-    )
 
 
 # --- The sign-in path --------------------------------------------------------------------
@@ -254,156 +152,26 @@ def _note_failure(config: SsoConfig, row: SsoSignIn, now: datetime) -> None:
     rows.update(**changes)
 
 
+# The tasks the sign-in path queues, by the name _enqueue_on_commit is given.
+_QUEUED_TASKS = {
+    "sso_failure_summary_send": tasks.sso_failure_summary_send,
+    "sso_recovery_notice_send": tasks.sso_recovery_notice_send,
+}
+
+
 def _enqueue_on_commit(task_name: str, *args: Any, countdown: timedelta) -> None:
     """Queue a task after commit; never raise into the sign-in if the broker is down.
 
     ``alerts_sweep`` finds the same work from the state, so a lost enqueue only
     delays the email.
     """
+    task = _QUEUED_TASKS[task_name]
 
     def send() -> None:
-        from provisioning import tasks
-
         try:
             # retry=False: a person at the browser must not wait for a dead broker.
-            getattr(tasks, task_name).apply_async(args=args, countdown=countdown.total_seconds(), retry=False)
+            task.apply_async(args=args, countdown=countdown.total_seconds(), retry=False)
         except Exception:
             logger.warning("Broker unavailable; %s for SSO configuration %s left to the sweep", task_name, args[0])
 
     transaction.on_commit(send)
-
-
-# --- Failure summaries -----------------------------------------------------------------
-
-TOP_REASONS = 5
-EXAMPLES = 5
-
-
-@dataclass(frozen=True)
-class ReasonCount:
-    reason: str  # a key of provisioning.sso.reasons.REASONS
-    text: str  # the SSO log's plain words for it
-    count: int
-
-
-@dataclass(frozen=True)
-class SsoFailureDigest:
-    total: int
-    first_at: datetime | None
-    last_at: datetime | None
-    reasons: list[ReasonCount] = field(default_factory=list)
-    other: int = 0  # refusals for reasons beyond the top ones
-    examples: list[SsoSignIn] = field(default_factory=list)
-
-
-def failure_digest(failures: models.QuerySet[SsoSignIn]) -> SsoFailureDigest:
-    """Counts by reason and the most recent refusals; a constant number of queries."""
-    counts = list(failures.order_by().values("reason").annotate(n=Count("id")).order_by("-n", "reason"))
-    total = sum(row["n"] for row in counts)
-    if not total:
-        return SsoFailureDigest(total=0, first_at=None, last_at=None)
-    bounds = failures.aggregate(first=models.Min("occurred_at"), last=models.Max("occurred_at"))
-    reasons = [
-        ReasonCount(reason=row["reason"], text=REASONS.get(row["reason"], REASONS["invalid"]).admin, count=row["n"])
-        for row in counts[:TOP_REASONS]
-    ]
-    examples = list(
-        failures.order_by("-occurred_at", "-id").only("occurred_at", "reference", "reason", "name_id")[:EXAMPLES]
-    )
-    return SsoFailureDigest(
-        total=total, first_at=bounds["first"], last_at=bounds["last"], reasons=reasons,
-        other=total - sum(r.count for r in reasons), examples=examples,
-    )
-
-
-def _summary_pending(config: SsoConfig) -> bool:
-    return config.failure_summary_at is not None and (
-        config.failures_reported_until is None or config.failures_reported_until < config.failure_summary_at
-    )
-
-
-def _locked(config_id: int) -> SsoConfig | None:
-    return (
-        SsoConfig.objects.select_for_update(of=("self",))
-        .select_related("integration__tenant")
-        .filter(pk=config_id)
-        .first()
-    )
-
-
-@transaction.atomic
-def failure_summary_send(*, config_id: int, now: datetime | None = None) -> Notification | None:
-    """Queue the summary of the refusals not reported yet, if one is pending.
-
-    Idempotent: the configuration row is locked, and the outbox row and the
-    new ``failures_reported_until`` commit together, so a retried or
-    duplicated task finds nothing pending.
-    """
-    now = now or timezone.now()
-    config = _locked(config_id)
-    if config is None or not _summary_pending(config):
-        return None
-    end = max(now - SUMMARY_SLACK, config.failure_summary_at)
-    start = max(config.failures_reported_until or end - MAX_SUMMARY_WINDOW, end - MAX_SUMMARY_WINDOW)
-    digest = failure_digest(counted_failures(config=config).filter(occurred_at__gt=start, occurred_at__lte=end))
-    SsoConfig.objects.filter(pk=config.pk).update(failures_reported_until=end)
-    if not digest.total or not wants_failure_emails(config.integration):
-        return None
-    return emails.sso_failing(
-        integration=config.integration, digest=digest,
-        dedupe_key=f"sso-failures:{config.pk}:{config.failure_summary_at.isoformat()}",
-    )
-
-
-@transaction.atomic
-def recovery_notice_send(
-    *, config_id: int, recovered_at: datetime | None = None, now: datetime | None = None
-) -> Notification | None:
-    """Announce that sign-ins succeed again, if that is still true.
-
-    ``recovered_at`` is the value the task was queued for: a refusal since then
-    cleared or replaced it, and this (now stale) task does nothing. The sweep
-    passes None and takes the current value.
-    """
-    now = now or timezone.now()
-    config = _locked(config_id)
-    if config is None or config.recovered_at is None or config.failing_since is None:
-        return None
-    if recovered_at is not None and config.recovered_at != recovered_at:
-        return None
-    # The sign-in path skips its write when the configuration it loaded already
-    # said "failing"; a success may have claimed the recovery in between. The
-    # log has the last word: a refusal after the recovery cancels it.
-    if counted_failures(config=config).filter(occurred_at__gt=config.recovered_at).exists():
-        SsoConfig.objects.filter(pk=config.pk).update(recovered_at=None)
-        return None
-    # The admin hears about the refusals before hearing that they ended.
-    if _summary_pending(config):
-        failure_summary_send(config_id=config.pk, now=now)
-        config.refresh_from_db(fields=["failure_summary_at", "failures_reported_until"])
-    failing_since, recovered = config.failing_since, config.recovered_at
-    SsoConfig.objects.filter(pk=config.pk).update(failing_since=None, recovered_at=None)
-    # Only a run the admin was told about gets a recovery email.
-    told = config.failure_summary_at is not None and config.failure_summary_at >= failing_since
-    if not (told and wants_failure_emails(config.integration)):
-        return None
-    failures = counted_failures(config=config).filter(occurred_at__gte=failing_since, occurred_at__lte=recovered)
-    return emails.sso_recovered(
-        integration=config.integration, failing_since=failing_since, recovered_at=recovered,
-        failures=failures.count(), dedupe_key=f"sso-recovered:{config.pk}:{failing_since.isoformat()}",
-    )
-
-
-def alerts_sweep(*, now: datetime | None = None) -> int:
-    """Send every due summary and confirmed recovery (beat; covers lost enqueues)."""
-    now = now or timezone.now()
-    done = 0
-    due_summaries = SsoConfig.objects.filter(failure_summary_at__lte=now - summary_delay()).filter(
-        Q(failures_reported_until__isnull=True) | Q(failures_reported_until__lt=F("failure_summary_at"))
-    )
-    for config_id in due_summaries.values_list("pk", flat=True):
-        done += failure_summary_send(config_id=config_id, now=now) is not None
-    recovered = SsoConfig.objects.filter(failing_since__isnull=False, recovered_at__lte=now - recovery_delay())
-    for config_id in recovered.values_list("pk", flat=True):
-        done += recovery_notice_send(config_id=config_id, now=now) is not None
-    return done

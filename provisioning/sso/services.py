@@ -105,12 +105,6 @@ def authn_request_claim(*, request: SsoAuthnRequest) -> bool:
         answered_at=timezone.now()))
 
 
-def authn_requests_purge(*, before: Any) -> int:
-    """Forget requests that expired unanswered, and answered ones: nothing can match them any more."""
-    deleted, _ = SsoAuthnRequest.objects.filter(expires_at__lt=before).delete()
-    return deleted
-
-
 @transaction.atomic
 def sso_signin_record(
     *, config: SsoConfig, actor: Actor, flow: str, outcome: str, reason: str = "", detail: str = "",
