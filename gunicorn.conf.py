@@ -9,7 +9,7 @@ connections. Threaded workers with keep-alive (``--worker-class gthread
 --threads 4 --keep-alive 75``) were measured on the benchmark's 2-core machine
 (bench/RESULTS.md, 2026-11-26): the same requests per second as sync workers,
 with a higher p99 (threads of one process share one interpreter lock). The app
-is safe under threads (tests/test_scim_token_cache.py runs a threaded worker);
+is safe under threads (tests/scim/test_scim_token_cache.py runs a threaded worker);
 database connections per app server are then ``workers x (threads + 1)``, the
 +1 being the request-log writer's.
 

@@ -8,10 +8,10 @@ class DirectoryConfig(AppConfig):
     def ready(self) -> None:
         """Connect the sign-in lockout audit and the session records (directory.signin) to django-axes'
         and Django's sign-in signals, and give never-analyzed tables planner statistics after each
-        migrate (directory.table_statistics)."""
+        migrate (spaceiq_site.postgresql.statistics)."""
         from django.db.models.signals import post_migrate
 
         from directory import signin  # noqa: F401
-        from directory.table_statistics import never_analyzed_tables_analyze
+        from spaceiq_site.postgresql.statistics import never_analyzed_tables_analyze
 
         post_migrate.connect(never_analyzed_tables_analyze, sender=self, dispatch_uid="directory-analyze-new-tables")

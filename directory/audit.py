@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from directory.batches import delete_in_batches
-from directory.compiled_insert import instance_insert
 from directory.models import AuditEvent, Tenant
+from spaceiq_site.postgresql.writes import instance_insert
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Actor:
 
 def audit_event_record(**fields: Any) -> AuditEvent:
     """Write one event (``audit_event_build``'s arguments) in the caller's transaction."""
-    # Nearly every SCIM write records one: an INSERT built once (directory.compiled_insert).
+    # Nearly every SCIM write records one: an INSERT built once (spaceiq_site.postgresql.writes).
     return instance_insert(audit_event_build(**fields))
 
 

@@ -46,7 +46,7 @@ class PersonManager(BaseUserManager["Person"]):
 class Person(AbstractBaseUser):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No index of its own: every index of the table starts with tenant (Meta), and a
-    # redundant single-column one only misled the planner (directory.table_statistics).
+    # redundant single-column one only misled the planner (spaceiq_site.postgresql.statistics).
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="people", db_index=False)
     user_name = models.CharField(max_length=255)
     external_id = models.CharField(max_length=255, null=True, blank=True)

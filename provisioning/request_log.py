@@ -11,10 +11,10 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from directory.compiled_insert import copy_insert, instance_insert
 from provisioning import alerts
 from provisioning.models import Integration, ScimRequest, ScimToken
 from provisioning.tokens import token_redact
+from spaceiq_site.postgresql.writes import copy_insert, instance_insert
 
 logger = logging.getLogger(__name__)
 

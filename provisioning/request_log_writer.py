@@ -39,6 +39,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 from provisioning.request_log import request_log_alerts, request_log_entry, request_log_insert_many
+from spaceiq_site import postgresql
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +172,6 @@ atexit.register(writer.stop)
 
 def deferred() -> bool:
     """Whether this request's log row goes to the writer rather than being written by the request."""
-    return bool(settings.SCIM_REQUEST_LOG_BATCH_MS) and connection.vendor == "postgresql" and (
+    return bool(settings.SCIM_REQUEST_LOG_BATCH_MS) and postgresql.in_use() and (
         not connection.in_atomic_block
     )

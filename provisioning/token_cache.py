@@ -45,6 +45,7 @@ from psycopg import pq
 
 from provisioning.models import ScimToken
 from provisioning.tokens import lookup_prefix, token_digest, token_verify
+from spaceiq_site import postgresql
 
 CHANNEL = "spaceiq_scim_auth"
 # Tokens in use are a handful per tenant; the bound only stops a flood of
@@ -68,7 +69,7 @@ _memory = _Memory()
 
 
 def enabled() -> bool:
-    return bool(settings.SCIM_TOKEN_CACHE) and connection.vendor == "postgresql"
+    return bool(settings.SCIM_TOKEN_CACHE) and postgresql.in_use()
 
 
 def cached_token_verify(raw: str) -> ScimToken | None:

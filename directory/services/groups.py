@@ -11,10 +11,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from directory.audit import Actor, audit_event_record
-from directory.compiled_update import instance_update
 from directory.errors import InvalidValue, UniquenessConflict
 from directory.models import Group, Membership, Person, Source, Tenant
 from directory.services.transactions import service_atomic
+from spaceiq_site.postgresql import in_use
+from spaceiq_site.postgresql.writes import instance_update
 
 
 def _validate_group_name(display_name: Any) -> str:
@@ -78,7 +79,7 @@ def group_update(
     if not changes:
         return group
     try:
-        # The version moves on in SQL (compiled_update): the caller may have read the group unlocked.
+        # The version moves on in SQL (spaceiq_site.postgresql.writes): the caller may have read the group unlocked.
         instance_update(group, ["display_name", "external_id", "last_modified"])
     except IntegrityError:
         raise UniquenessConflict("displayName", display_name or "") from None
@@ -169,7 +170,7 @@ def group_members_add(
     One bulk insert with ON CONFLICT DO NOTHING, so concurrent additions to the
     same group never lose each other's members.
     """
-    if connection.vendor != "postgresql":
+    if not in_use():
         ids = _tenant_person_ids(group.tenant_id, person_ids)
         if not ids:
             return []

@@ -12,13 +12,19 @@ from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import IntegrityError, connection
 
 from directory.audit import Actor, audit_event_build, audit_event_record
-from directory.compiled_insert import insert_with_event, instance_insert
-from directory.compiled_update import instance_update, save_with_version, update_with_events
 from directory.errors import InvalidValue, LastAdminError, StaleWrite, UniquenessConflict
 from directory.models import AuditEvent, Membership, Person, Source, Tenant
 from directory.services.roles import other_admins
 from directory.services.sessions import sessions_end
 from directory.services.transactions import own_statement, service_atomic, service_transaction
+from spaceiq_site.postgresql.writes import (
+    insert_with_event,
+    instance_insert,
+    instance_update,
+    integrity_violation,
+    save_with_version,
+    update_with_events,
+)
 
 # Attributes a caller may set through person_create / person_update.
 PERSON_ATTRIBUTES: frozenset[str] = frozenset(
@@ -325,11 +331,10 @@ def _person_update_events(person: Person, actor: Actor, diff: dict[str, dict[str
 def _raise_person_write_error(exc: IntegrityError, user_name: str, manager_id: Any) -> NoReturn:
     """Raise the directory error for a refused single-statement write (no transaction around it),
     or ``exc`` itself when it is none of them."""
-    sqlstate = getattr(exc.__cause__, "sqlstate", None)
-    # unique_violation: the userName is taken (SQLite, the demo, names no code: nothing else can fail there)
-    if sqlstate == "23505" or connection.vendor != "postgresql":
+    violated = integrity_violation(exc)
+    if violated == "unique":  # the userName is taken
         raise UniquenessConflict("userName", user_name) from None
-    if sqlstate == "23503" and manager_id is not None:  # foreign_key_violation: the manager went after the check
+    if violated == "foreign_key" and manager_id is not None:  # the manager went after the check
         raise InvalidValue("manager", f"no person with id {manager_id} in this directory") from None
     raise exc
 

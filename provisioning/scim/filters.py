@@ -14,7 +14,6 @@ from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
 from django.db.models import BooleanField, CharField, Exists, OuterRef, Q, TextField, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
@@ -34,6 +33,7 @@ from provisioning.scim.filter_parser import (
     parse_filter,
 )
 from provisioning.scim.schemas import COMMON, ENTERPRISE, GROUP, USER, Attr, Schema
+from spaceiq_site import postgresql
 
 CharField.register_lookup(Lower)
 TextField.register_lookup(Lower)
@@ -123,7 +123,7 @@ class _Dialect:
     """Element access and string tests inside ``EXISTS`` over a JSON array."""
 
     def __init__(self) -> None:
-        self.postgres = connection.vendor == "postgresql"
+        self.postgres = postgresql.in_use()
 
     def source(self, column: str) -> str:
         if self.postgres:

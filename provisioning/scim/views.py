@@ -18,7 +18,7 @@ from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.db.models import OuterRef, QuerySet
 from django.db.models.functions import JSONObject
 from django.http import HttpRequest, HttpResponse
@@ -46,6 +46,7 @@ from provisioning.scim.discovery import schema_docs, service_provider_config
 from provisioning.scim.filter_parser import Compare, Path
 from provisioning.scim.filters import GROUPS, USERS, filter_parse
 from provisioning.scim.projection import Projection
+from spaceiq_site import postgresql
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ def _by_id(model: type[Person] | type[Group], pk: uuid.UUID, *, for_update: bool
     (``object_by_id``).
     """
     qs = model.objects.filter(pk=pk)
-    if model is Person and connection.vendor == "postgresql":
+    if model is Person and postgresql.in_use():
         # The user's groups in the same statement (UsersView.render): a GET by id, and
         # the answer to a PATCH, are one round trip, not two.
         qs = qs.annotate(scim_group_refs=ArraySubquery(

@@ -65,7 +65,7 @@ def _admin_dsn() -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_tables_never_analyzed_get_statistics_after_migrate():
-    from directory.table_statistics import never_analyzed_tables_analyze
+    from spaceiq_site.postgresql.statistics import never_analyzed_tables_analyze
 
     # The test database was just migrated: every table already has statistics.
     assert never_analyzed_tables_analyze() == []
@@ -83,8 +83,8 @@ def test_tables_never_analyzed_get_statistics_after_migrate():
 
 @pytest.mark.django_db
 def test_a_compiled_insert_stores_what_create_would(tenant):
-    from directory.compiled_insert import instance_insert
     from directory.models import AuditEvent
+    from spaceiq_site.postgresql.writes import instance_insert
 
     fields = dict(tenant_id=tenant.pk, actor_label="Entra (token siq_scim_ab…)", action="person.updated",
                   target_type="person", target_id="42", target_label="ann@contoso.com",
@@ -134,7 +134,7 @@ def test_prepared_statements_can_be_turned_off_for_pgbouncer():
 def test_instance_update_writes_only_its_fields_with_auto_now_and_fails_on_a_missing_row(tenant):
     from django.db import DatabaseError
 
-    from directory.compiled_update import instance_update
+    from spaceiq_site.postgresql.writes import instance_update
 
     person = make_person(tenant, "upd@acme.example", title="Engineer", display_name="Up Date")
     before = person.last_modified
@@ -155,8 +155,8 @@ def test_instance_update_writes_only_its_fields_with_auto_now_and_fails_on_a_mis
 def test_copy_insert_writes_every_row_and_its_asynchronous_commit_stays_in_its_transaction(tenant):
     from django.utils import timezone
 
-    from directory.compiled_insert import copy_insert
     from provisioning.models import ScimRequest
+    from spaceiq_site.postgresql.writes import copy_insert
 
     rows = [ScimRequest(tenant=tenant, received_at=timezone.now(), method="GET", path=f"/scim/Users?n={i}",
                         status=200, source_ip="2001:db8::1", request_body='{"a": "\\\\ tab\\t"}')
@@ -176,7 +176,7 @@ def test_copy_insert_writes_every_row_and_its_asynchronous_commit_stays_in_its_t
 def _prepared_by_the_fields(entry):
     import warnings
 
-    from directory.compiled_insert import insert_columns
+    from spaceiq_site.postgresql.rows import insert_columns
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the naive datetime's warning: asserted on our side
@@ -186,9 +186,9 @@ def _prepared_by_the_fields(entry):
 def test_row_values_are_what_each_field_would_prepare_whatever_their_types(tenant, monkeypatch):
     from django.utils import timezone
 
-    from directory.compiled_insert import row_values
     from directory.models import AuditEvent
     from provisioning.models import ScimRequest
+    from spaceiq_site.postgresql.rows import row_values
 
     frozen = timezone.now()
     monkeypatch.setattr(timezone, "now", lambda: frozen)  # auto_now fields: the same instant both ways

@@ -19,6 +19,8 @@ from typing import Any
 
 from django.db import connections
 
+from spaceiq_site.postgresql import in_use
+
 _NEVER_ANALYZED = """
     SELECT c.oid::regclass::text
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -29,10 +31,9 @@ _NEVER_ANALYZED = """
 
 def never_analyzed_tables_analyze(using: str = "default", **_: Any) -> list[str]:
     """ANALYZE every table of ``using`` without statistics; returns their names (none off PostgreSQL)."""
-    connection = connections[using]
-    if connection.vendor != "postgresql":
+    if not in_use(using):
         return []
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(_NEVER_ANALYZED)
         tables = [row[0] for row in cursor.fetchall()]
         for table in tables:

@@ -1,13 +1,10 @@
-"""One-row INSERTs built once per model and run without the ORM's save machinery.
+"""Rows and statements built from a model's own metadata, the way ``save()`` would build them.
 
-The audit trail and the request log write one row for (nearly) every SCIM
-request. ``Model.objects.create`` compiles its INSERT anew each time and
-sends the save signals nobody listens to for these append-only tables; the
-statement is always the same, so it is built once from the model's own
-fields and every value still goes through the field's ``pre_save`` (auto_now
-timestamps) and ``get_db_prep_save`` (JSON, UUIDs, addresses), exactly as
-``save()`` would prepare it. Off PostgreSQL (the demo's SQLite) it is the
-ORM's create.
+The statement for a model is built once (its table and columns never change
+while the process runs) and every value goes through the field's
+``pre_save`` (``auto_now`` timestamps) and ``get_db_prep_save`` (JSON,
+UUIDs, addresses), exactly as ``save()`` prepares it. Only
+spaceiq_site.postgresql.writes runs them, on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -16,12 +13,10 @@ import datetime
 import functools
 import uuid
 from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
-from django.db import connection, models, transaction
+from django.db import connection, models
 from django.db.models import Field, Model
-
-M = TypeVar("M", bound=Model)
 
 
 @functools.cache
@@ -42,80 +37,6 @@ def insert_sql(model: type[Model]) -> str:
     )
 
 
-def fetch_all(sql: str, params: list[Any]) -> list[tuple]:
-    """Run one statement on the default connection and return its rows."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def instance_insert(entry: M) -> M:
-    """Insert the unsaved ``entry``; returns it saved (pk set)."""
-    if connection.vendor != "postgresql":
-        entry.save(force_insert=True)
-        return entry
-    entry.pk = fetch_all(insert_sql(type(entry)), row_values(entry))[0][0]
-    _saved(entry)
-    return entry
-
-
-def insert_with_event(entry: Model, event: Model) -> None:
-    """Insert ``entry`` (its key chosen in Python) and the ``event`` recording it in one statement.
-
-    One data-modifying WITH: atomic on its own, so it needs no transaction
-    around it, one round trip instead of four (BEGIN, two INSERTs, COMMIT).
-    Off PostgreSQL, the two INSERTs in a transaction.
-    """
-    if getattr(type(entry)._meta.pk, "db_returning", False):
-        raise TypeError("insert_with_event needs a primary key chosen in Python")
-    if connection.vendor != "postgresql":
-        with transaction.atomic():
-            instance_insert(entry)
-            instance_insert(event)
-        return
-    sql = _together_sql(type(entry), type(event))
-    event.pk = fetch_all(sql, row_values(entry) + row_values(event))[0][0]
-    _saved(entry)
-    _saved(event)
-
-
-@functools.cache
-def _together_sql(model: type[Model], event_model: type[Model]) -> str:
-    first, _, _ = insert_sql(model).rpartition(" RETURNING ")
-    return f"WITH written AS ({first}) {insert_sql(event_model)}"
-
-
-def copy_insert(model: type[M], entries: list[M], *, asynchronous_commit: bool = False) -> None:
-    """Insert the unsaved ``entries`` with one COPY, in a transaction of its own (their keys are not read back).
-
-    COPY formats the rows in psycopg's C code, and the statement is the same
-    whatever the number of rows: a multi-row INSERT had psycopg parse and bind
-    a new statement text for every batch. ``asynchronous_commit``: the commit
-    does not wait for the WAL flush (``synchronous_commit = off`` for this
-    transaction only). Off PostgreSQL: ``bulk_create``.
-    """
-    if not entries:
-        return
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create(entries)
-        return
-    if connection.in_atomic_block:
-        raise RuntimeError("copy_insert commits on its own: not inside a transaction")
-    quote = connection.ops.quote_name
-    columns = insert_columns(model)
-    sql = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) FROM STDIN"
-    rows = [row_values(entry) for entry in entries]
-    with connection.cursor() as wrapper:  # Django's: connects, health-checks, translates errors
-        pgconn = wrapper.cursor.connection
-        with connection.wrap_database_errors, pgconn.transaction(), pgconn.cursor() as cursor:
-            if asynchronous_commit:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            with cursor.copy(sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
-
-
-# (PostgreSQL only: off it, rows go through save() and bulk_create.)
 # Field classes whose preparation for the database returns a value of these
 # exact types unchanged (Django's own classes only, not subclasses, which may
 # override it): such a value skips the field's method calls, the largest part
@@ -181,8 +102,3 @@ def row_values(entry: Model) -> list[Any]:
         else:
             values.append(value)
     return values
-
-
-def _saved(entry: Model) -> None:
-    entry._state.adding = False
-    entry._state.db = connection.alias
