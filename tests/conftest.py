@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-# The names imported "as" themselves are not used here: tests/live_gunicorn.py, test_scim_token_cache.py
-# and test_scim_hot_path_statements.py import them from this module.
+# The names imported "as" themselves are not used here: tests/live_gunicorn.py and
+# tests/scim/test_scim_token_cache.py and test_scim_hot_path_statements.py import them from this module.
 from tests.mail import SmtpServer, use_smtp
 from tests.processes import database_url_for_subprocess as database_url_for_subprocess
 from tests.processes import free_port
