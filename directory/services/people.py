@@ -22,7 +22,6 @@ from spaceiq_site.postgresql.writes import (
     instance_insert,
     instance_update,
     integrity_violation,
-    save_with_version,
     update_with_events,
 )
 
@@ -245,7 +244,7 @@ def person_update(
     if "user_name" in changes:
         changes = {**changes, "user_name": canonical_user_name(changes["user_name"])}
     _validate_person_values(changes)
-    if expected_version is None or person._password is not None:
+    if expected_version is None:
         return _person_update(person=person, actor=actor, changes=changes)
     diff, update_fields = _person_apply(person, changes)
     if not diff:
@@ -272,11 +271,7 @@ def _person_update(*, person: Person, actor: Actor, changes: Mapping[str, Any]) 
     if not diff:
         return person
     try:
-        # A password set on this instance goes through save(): it also tells the password validators.
-        if person._password is None:
-            instance_update(person, update_fields)  # a prebuilt UPDATE
-        else:
-            save_with_version(person, update_fields)
+        instance_update(person, update_fields)  # a prebuilt UPDATE
     except IntegrityError:
         raise UniquenessConflict("userName", person.user_name) from None
     sessions_ended = sessions_end(person.pk) if _deactivates(diff) else None

@@ -126,9 +126,9 @@ def _without_counter(update_fields: Sequence[str]) -> tuple[str, ...]:
     return tuple(name for name in dict.fromkeys(update_fields) if name != COUNTER)
 
 
-def save_with_version(entry: Model, update_fields: Sequence[str]) -> None:
+def _save_with_version(entry: Model, update_fields: Sequence[str]) -> None:
     """``entry.save(update_fields=...)`` that bumps the version in SQL and reads the new one back
-    (for writes that must go through ``save()``, and off PostgreSQL)."""
+    (off PostgreSQL)."""
     setattr(entry, COUNTER, F(COUNTER) + 1)
     entry.save(update_fields=[*_without_counter(update_fields), COUNTER])
     entry.refresh_from_db(fields=[COUNTER])
@@ -145,7 +145,7 @@ def instance_update(entry: Model, update_fields: Sequence[str]) -> None:
     """
     fields_written = _without_counter(update_fields)
     if not in_use():
-        save_with_version(entry, fields_written)
+        _save_with_version(entry, fields_written)
         return
     sql, fields = _update_sql(type(entry), fields_written)
     rows = fetch_all(sql, _update_values(entry, fields))
