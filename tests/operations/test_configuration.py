@@ -3,12 +3,10 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
+from tests.conftest import ROOT
 
 # Only what each test sets: none of the test run's own settings leak into the process.
 _OWN = ("DJANGO_", "EMAIL_", "SITE_URL", "DATABASE_", "REDIS_URL", "SPACEIQ_DEMO")
