@@ -17,7 +17,8 @@ from django.db.backends.postgresql import base as django_postgresql
 
 from directory.models import Person
 from provisioning.models import ScimToken
-from tests.conftest import issue_token, make_person
+from tests.conftest import make_person
+from tests.scim_client import issue_token
 
 pytestmark = pytest.mark.django_db
 
@@ -120,7 +121,7 @@ def test_a_statement_run_again_and_again_is_prepared_once_per_connection(tenant)
 
 
 def test_prepared_statements_can_be_turned_off_for_pgbouncer():
-    from tests.test_configuration import start
+    from tests.operations.test_configuration import start
 
     shown = 'settings.DATABASES["default"]["OPTIONS"]'
     url = "postgres://postgres@127.0.0.1:5432/spaceiq"

@@ -15,8 +15,8 @@ from django.test import Client
 from directory.audit import Actor
 from directory.services import group_create, group_members_add
 from provisioning.request_log_writer import writer
-from tests.conftest import issue_token, scim_token_remembered
 from tests.entra import requests as entra
+from tests.scim_client import issue_token, scim_token_remembered
 
 SCIM = "application/scim+json"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"

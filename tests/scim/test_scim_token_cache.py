@@ -25,8 +25,9 @@ from directory.models import Tenant
 from provisioning import services, token_cache
 from provisioning.models import Integration, ScimToken
 from provisioning.tokens import lookup_prefix
-from tests.conftest import database_url_for_subprocess, free_port, issue_token, scim_token_remembered
 from tests.live_gunicorn import Gunicorn, app_env, request
+from tests.processes import database_url_for_subprocess, free_port
+from tests.scim_client import issue_token, scim_token_remembered
 
 # After a change commits, PostgreSQL signals every listening backend, which
 # writes the notification to its socket: microseconds on an idle machine. The
