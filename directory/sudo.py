@@ -1,7 +1,7 @@
 """"Sudo mode": sensitive actions need a password entered in the last 10 minutes.
 
-Modelled on healthchecks' ``hc/accounts/decorators.py``: the time of the last
-password entry lives in the session (set at sign-in and at re-authentication).
+The time of the last password entry lives in the session (set at sign-in and
+at re-authentication).
 When it is stale, the protected view answers with a password prompt that
 carries the original form fields, so confirming the password completes the
 action the admin asked for instead of sending them back to start again.

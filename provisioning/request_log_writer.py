@@ -1,8 +1,9 @@
 """The request log written behind the response: a thread of each app process writes it in batches.
 
 Every SCIM request leaves a row in the request log. Written by the request
-itself, that row was one statement and one commit per request: on a lookup,
-a third of the database work. Here the request hands the row's fields to
+itself, that row was one statement and one commit per request, as much
+database work as a lookup itself (``make bench`` counts statements per
+request kind). Here the request hands the row's fields to
 this process's writer and returns; the writer wakes every
 ``SCIM_REQUEST_LOG_BATCH_MS`` (or as soon as a batch is full), builds the rows
 (secrets removed, sizes capped: request_log.request_log_entry), writes them

@@ -9,5 +9,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spaceiq_site.settings")
 application = get_wsgi_application()
 
 # Import every view (and the SAML toolkit behind /sso) while the worker boots, not during
-# its first request, which would otherwise pay about 60 ms of imports (make bench, SSO storm).
+# its first request, which would otherwise wait for those imports.
 import_module(settings.ROOT_URLCONF)

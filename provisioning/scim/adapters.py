@@ -262,7 +262,7 @@ class ResourceMeta:
 
     An adapter made with ``obj=None`` stands for a resource being created: its
     ``save()`` creates it and sets ``obj`` (a POST builds no placeholder model
-    instance, a twentieth of a user create's CPU)."""
+    instance that would be thrown away)."""
 
     resource_type: str
     endpoint: str

@@ -22,7 +22,7 @@ def normalize_op(op: Any) -> str:
 
 def coerce_boolean(value: Any, attribute: str) -> bool:
     """Entra sends ``active`` and ``primary`` as ``"True"``/``"False"`` strings
-    (entra-scim.md rule 3; Microsoft's own validator posts ``"active":"True"``)."""
+    (Microsoft's own validator posts ``"active":"True"``)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):

@@ -290,7 +290,7 @@ class _UserResource(_Resource):
 
     def schemas(self, uri: str | None) -> tuple[Schema, ...]:
         if uri is None:
-            # Entra's legacy lookup filters on a bare "manager" (entra-scim.md §4).
+            # Entra's legacy lookup filters on a bare "manager" (the enterprise extension's).
             return (USER, ENTERPRISE)
         return (ENTERPRISE,) if uri.lower() == ENTERPRISE_SCHEMA.lower() else (USER,)
 

@@ -122,8 +122,8 @@ class PatchEngine:
             known = any(lowered.startswith(u.lower()) for u in self.schemas if u)
             if lowered.startswith("urn:") and not known and not lowered.startswith(self.core_uri.lower()):
                 continue  # an extension we do not support: ignored
-            # Keys may be dotted ("name.givenName") or URN-qualified (Entra
-            # flag mode, entra-scim.md rule 6).
+            # Keys may be dotted ("name.givenName") or URN-qualified (Entra's
+            # flag-style PATCH puts the enterprise extension's attributes here).
             self.apply_path(state, op, key, item, True)
 
     def apply_path(self, state: dict, op: str, raw_path: Any, value: Any, has_value: bool) -> None:
@@ -168,7 +168,7 @@ class PatchEngine:
             target.container.pop(key, None)
             return
         # Entra sends Add for single-valued attributes it saw empty: same as
-        # replace (entra-scim.md rule 4).
+        # replace.
         target.container.pop(key, None)
         target.container[target.key] = compat.unwrap_single_value(value)
 
@@ -266,7 +266,7 @@ class PatchEngine:
             return
         if not matched:
             # Entra: an Add (and, seen in the wild, a Replace) on a filtered path
-            # whose element does not exist yet creates it (entra-scim.md rule 5).
+            # whose element does not exist yet creates it.
             element = _element_from_filter(path.filter)
             if element is None:
                 raise errors.bad_request(f"No {target.attr.name} value matches the filter.", ScimType.NO_TARGET)
@@ -309,7 +309,8 @@ def _element_from_filter(expr: Any) -> dict | None:
 
 def _copied(value: Any) -> Any:
     """A copy of a JSON-like tree (dicts and lists, whose leaves are strings, numbers, booleans or None):
-    ``copy.deepcopy`` without its memo and dispatch, which were a tenth of a PATCH's CPU."""
+    ``copy.deepcopy`` without its memo and dispatch, which a tree of plain JSON never needs
+    (every PATCH copies the resource; ``make bench`` measures PATCHes)."""
     if isinstance(value, dict):
         return {key: _copied(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

@@ -123,8 +123,8 @@ def toolkit_request_data(sp: ServiceProvider) -> dict[str, Any]:
 
 # --- The schema, compiled once per thread -----------------------------------------
 # python3-saml compiles saml-schema-protocol-2.0.xsd (and the four schemas it imports)
-# on every validate_xml() call, more than half of is_valid()'s CPU (`make bench`'s SSO
-# storm measures the library with and without it). validate_xml is the toolkit's public static method;
+# on every validate_xml() call (`make bench`'s SSO storm measures the library with and
+# without that). validate_xml is the toolkit's public static method;
 # ours keeps its contract (the parsed document, or "unloaded_xml" / "invalid_xml")
 # and compiles each schema once. lxml's XMLSchema objects are not shared between threads.
 SCHEMA_DIR = Path(onelogin.saml2.__file__).parent / "schemas"

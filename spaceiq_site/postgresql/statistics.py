@@ -4,8 +4,8 @@ A table that has never been analyzed (``pg_class.reltuples = -1``) gives the
 planner nothing to choose between indexes with, and PostgreSQL then picks
 among equally costed ones: on a fresh database it answered ``GET /Users/{id}``
 by walking the tenant's rows through ``person_tenant_created`` instead of the
-primary key, 4.7 ms at 5,000 people and growing with the tenant
-(bench/RESULTS.md). Autovacuum fixes that within a minute where it runs; it is
+primary key, slower the larger the tenant (``make bench-scale`` measures
+lookups at 100,000 people). Autovacuum fixes that within a minute where it runs; it is
 off on some servers (this project's CI machine among them), and a SCIM sync
 starts the moment a token is pasted. Once a table has been analyzed, even
 empty, the planner scales its estimates with the table's real size, so one

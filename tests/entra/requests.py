@@ -1,4 +1,4 @@
-"""Request shapes Microsoft Entra ID sends, as captured in ../shared/entra-scim.md.
+"""Request shapes Microsoft Entra ID sends, as captured from its provisioning service.
 
 Casing, value types and paths are exactly Entra's; only the values are made up.
 """

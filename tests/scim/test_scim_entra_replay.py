@@ -1,4 +1,5 @@
-"""Every request shape of ../shared/entra-scim.md, replayed: status, full body, and directory state."""
+"""Every request shape Microsoft Entra ID sends (tests/entra/requests.py), replayed:
+status, full body, and directory state."""
 
 import re
 
