@@ -23,6 +23,14 @@ class Actor:
     person_id: Any = None
     source_ip: str | None = None
     request_id: str = ""
+    # The integration ("azure") whose SCIM token made the change, if one did: notices about the
+    # change (the last-admin rule) also go to that integration's Notification Email.
+    integration_kind: str = ""
+
+    @property
+    def name(self) -> str:
+        """The label without the token: "Microsoft Entra ID", "Ada Admin (ada@acme.example)"."""
+        return self.label.split(" (token ", 1)[0]
 
     @classmethod
     def system(cls, what: str = "SpaceIQ") -> Actor:

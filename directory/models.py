@@ -34,6 +34,19 @@ class Source(models.TextChoices):
     SSO = "sso", "Single sign-on"  # created at first sign-in (SSO "Create people who are not provisioned yet")
 
 
+class Role(models.TextChoices):
+    """What a person may do in the console. A person's effective role (``Person.role``) is the
+    highest of their role sources (directory.services.roles)."""
+
+    MEMBER = "member", "Member"
+    AUDITOR = "auditor", "Auditor"
+    ADMIN = "admin", "Admin"
+
+
+# Member < Auditor < Admin: the effective role is the source with the highest rank.
+ROLE_RANK: dict[str, int] = {Role.MEMBER: 0, Role.AUDITOR: 1, Role.ADMIN: 2}
+
+
 class PersonManager(BaseUserManager["Person"]):
     use_in_migrations = True
 
@@ -90,7 +103,22 @@ class Person(AbstractBaseUser):
     )
 
     is_active = models.BooleanField(default=True)
-    is_tenant_admin = models.BooleanField(default=False)
+    # The effective role, the highest of the role sources; written only by directory.services.roles.
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    # The role an admin granted in the console (None: none), by whom and when.
+    console_role = models.CharField(max_length=16, choices=Role.choices, null=True, blank=True)
+    console_role_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    console_role_at = models.DateTimeField(null=True, blank=True)
+    # The integration kind ("azure") whose SCIM token last sent ``roles``, whose app-role mapping
+    # applies to them, and its provider's name for the console ("Microsoft Entra ID"): directory
+    # cannot read provisioning's registry.
+    app_roles_kind = models.CharField(max_length=32, null=True, blank=True)
+    app_roles_provider = models.CharField(max_length=100, blank=True, default="")
+    # Set while this person keeps Admin only because a change would have left the tenant
+    # without an active admin; cleared when another admin exists.
+    kept_as_last_admin_since = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.CONSOLE)
     created = models.DateTimeField(auto_now_add=True)
     last_modified = models.DateTimeField(auto_now=True)
@@ -115,10 +143,19 @@ class Person(AbstractBaseUser):
             models.Index("tenant", Lower("work_email"), name="person_tenant_work_email_ci"),
             models.Index(fields=["tenant", "created", "id"], name="person_tenant_created"),
             models.Index(fields=["tenant", "is_active"], name="person_tenant_active"),
+            # The tenant's admins and auditors (the last-admin check, security notices): few rows, so
+            # a partial index that the many members' INSERTs never write.
+            models.Index(fields=["tenant", "role"], name="person_tenant_console_role",
+                         condition=~models.Q(role=Role.MEMBER)),
         ]
 
     def __str__(self) -> str:
         return self.display_name or self.user_name
+
+    @property
+    def is_tenant_admin(self) -> bool:
+        """Whether the effective role is Admin (read-only: roles change through directory.services.roles)."""
+        return self.role == Role.ADMIN
 
     @property
     def label(self) -> str:
@@ -148,6 +185,8 @@ class Group(models.Model):
     display_name = models.CharField(max_length=255)
     external_id = models.CharField(max_length=255, null=True, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.CONSOLE)
+    # "Role for members": every member has at least this role (None: the group gives no role).
+    role = models.CharField(max_length=16, choices=Role.choices, null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     last_modified = models.DateTimeField(auto_now=True)
     version = models.PositiveIntegerField(default=1)
@@ -181,6 +220,31 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person_id} in {self.group_id}"
+
+
+class AppRoleMapping(models.Model):
+    """Which of our roles an app-role value sent by one integration's SCIM client stands for.
+
+    Without a row, ``directory.services.roles.DEFAULT_APP_ROLE_MAPPING`` applies: "Admin" is Admin,
+    "Auditor" is Auditor, anything else ("User", "msiam_access") is Member.
+    """
+
+    # Indexed by the unique (tenant, integration_kind, value) constraint.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="app_role_mappings", db_index=False)
+    integration_kind = models.CharField(max_length=32)
+    value = models.CharField(max_length=255)  # lower-cased: roles match on value case-insensitively
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["integration_kind", "value"]
+        constraints = [
+            models.UniqueConstraint("tenant", "integration_kind", "value", name="app_role_mapping_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.integration_kind}:{self.value} → {self.role}"
 
 
 class AuditEvent(models.Model):

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Coalesce, Lower
 
-from directory.models import AuditEvent, Group, Person, Tenant
+from directory.models import AuditEvent, Group, Person, Role, Tenant
 
 
 def person_list(*, tenant: Tenant, search: str = "", status: str = "", source: str = "") -> QuerySet[Person]:
@@ -117,7 +117,7 @@ def directory_counts(*, tenant: Tenant, source: str | None = None) -> dict[str, 
 
 
 def tenant_admins(*, tenant: Tenant) -> QuerySet[Person]:
-    return Person.objects.filter(tenant=tenant, is_tenant_admin=True, is_active=True)
+    return Person.objects.filter(tenant=tenant, role=Role.ADMIN, is_active=True)
 
 
 def audit_events_for(*, tenant: Tenant, target_id: Any) -> QuerySet[AuditEvent]:

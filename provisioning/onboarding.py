@@ -7,7 +7,7 @@ from django.db import transaction
 
 from directory import services as directory_services
 from directory.audit import Actor
-from directory.models import Person, Source, Tenant
+from directory.models import Person, Role, Source, Tenant
 from provisioning import emails
 
 
@@ -25,7 +25,7 @@ def tenant_onboard(
         user_name=admin_email,
         emails=work_emails,
         password=admin_password,
-        is_tenant_admin=True,
+        console_role=Role.ADMIN,
         source=source,
     )
     emails.welcome_admin(tenant=tenant, admin=admin)

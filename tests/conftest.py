@@ -128,7 +128,7 @@ def make_person(tenant, user_name: str, *, admin: bool = False, password: str | 
     attrs.setdefault("emails", [{"value": user_name, "type": "work", "primary": True}])
     return person_create(
         tenant=tenant, actor=Actor.system("test"), user_name=user_name, password=password,
-        is_tenant_admin=admin, **attrs,
+        console_role="admin" if admin else None, **attrs,
     )
 
 

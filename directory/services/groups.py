@@ -13,6 +13,7 @@ from django.utils import timezone
 from directory.audit import Actor, audit_event_record
 from directory.errors import InvalidValue, UniquenessConflict
 from directory.models import Group, Membership, Person, Source, Tenant
+from directory.services.roles import people_roles_recompute
 from directory.services.transactions import service_atomic
 from spaceiq_site.postgresql import in_use
 from spaceiq_site.postgresql.writes import instance_update
@@ -98,12 +99,17 @@ def group_rename(*, group: Group, actor: Actor, display_name: str) -> Group:
 
 @service_atomic
 def group_delete(*, group: Group, actor: Actor) -> None:
+    """Delete the group; a group with a role takes it from its members in the same transaction."""
     group_id, label, tenant_id = group.pk, group.display_name, group.tenant_id
+    members = list(Membership.objects.filter(group_id=group_id).values_list("person_id", flat=True)
+                   ) if group.role else []
     Group.objects.filter(pk=group_id).delete()
     audit_event_record(
         tenant=tenant_id, actor=actor, action="group.deleted", target_type="group",
         target_id=group_id, target_label=label,
     )
+    if members:
+        people_roles_recompute(person_ids=members, actor=actor, cause=f"group '{label}' deleted by {actor.name}")
 
 
 def _tenant_person_ids(tenant_id: int, person_ids: Iterable[Any]) -> list[uuid.UUID]:
@@ -194,6 +200,8 @@ def group_members_add(
         target_id=group.pk, target_label=group.display_name,
         details={"members": [str(pid) for pid in new_ids]},
     )
+    if group.role:  # a group without a role changes nobody's: no work on Entra's common case
+        people_roles_recompute(person_ids=new_ids, actor=actor, cause=f"added by {actor.name}")
     return new_ids
 
 
@@ -221,4 +229,7 @@ def group_members_remove(
         target_id=group.pk, target_label=group.display_name,
         details={"members": [str(pid) for pid in removed]},
     )
+    if group.role:
+        people_roles_recompute(person_ids=removed, actor=actor,
+                               cause=f"removed from group '{group.display_name}' by {actor.name}")
     return removed

@@ -10,11 +10,12 @@ from typing import Any, NoReturn
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import IntegrityError, connection
+from django.utils import timezone
 
 from directory.audit import Actor, audit_event_build, audit_event_record
 from directory.errors import InvalidValue, LastAdminError, StaleWrite, UniquenessConflict
-from directory.models import AuditEvent, Membership, Person, Source, Tenant
-from directory.services.roles import other_admins
+from directory.models import AuditEvent, Membership, Person, Role, Source, Tenant
+from directory.services.roles import kept_admins_release, other_admins
 from directory.services.sessions import sessions_end
 from directory.services.transactions import own_statement, service_atomic, service_transaction
 from spaceiq_site.postgresql.writes import (
@@ -25,13 +26,14 @@ from spaceiq_site.postgresql.writes import (
     update_with_events,
 )
 
-# Attributes a caller may set through person_create / person_update.
+# Attributes a caller may set through person_create / person_update. Not ``roles``: the app roles
+# are a role source, set through directory.services.roles.person_app_roles_set, which recomputes.
 PERSON_ATTRIBUTES: frozenset[str] = frozenset(
     {
         "user_name", "external_id", "name_formatted", "given_name", "family_name", "middle_name",
         "honorific_prefix", "honorific_suffix", "display_name", "nick_name", "profile_url", "title",
         "user_type", "preferred_language", "locale", "timezone", "emails", "phone_numbers",
-        "addresses", "ims", "photos", "entitlements", "roles", "x509_certificates",
+        "addresses", "ims", "photos", "entitlements", "x509_certificates",
         "employee_number", "cost_center", "organization", "division", "department", "manager_id",
         "is_active",
     }
@@ -114,16 +116,19 @@ def person_create(
     user_name: str,
     source: str = Source.CONSOLE,
     password: str | None = None,
-    is_tenant_admin: bool = False,
+    console_role: Role | str | None = None,
     **attributes: Any,
 ) -> Person:
+    """A new person; ``console_role`` grants them a role in the console from the start (the tenant's
+    first admin, the demo's admin), recorded as granted by ``actor``."""
     values = {"user_name": canonical_user_name(user_name), **attributes}
     _validate_person_values(values)
-    if password or is_tenant_admin or values.get("manager_id") or connection.in_atomic_block:
+    role = Role(console_role) if console_role else None
+    if password or role or values.get("manager_id") or connection.in_atomic_block:
         return _person_create(tenant=tenant, actor=actor, source=source, password=password,
-                              is_tenant_admin=is_tenant_admin, values=values)
+                              console_role=role, values=values)
     # Entra's create: the person and its audit event in one statement, atomic without a transaction.
-    person = _person_build(tenant, source, is_tenant_admin, values)
+    person = _person_build(tenant, source, None, actor, values)
     try:
         insert_with_event(person, audit_event_build(**_person_created_event(person, tenant, actor, source, values)))
     except IntegrityError as exc:
@@ -133,11 +138,11 @@ def person_create(
 
 @service_atomic
 def _person_create(
-    *, tenant: Tenant, actor: Actor, source: str, password: str | None, is_tenant_admin: bool,
+    *, tenant: Tenant, actor: Actor, source: str, password: str | None, console_role: Role | None,
     values: dict[str, Any],
 ) -> Person:
     _check_manager(tenant.pk, None, values.get("manager_id"))
-    person = _person_build(tenant, source, is_tenant_admin, values)
+    person = _person_build(tenant, source, console_role, actor, values)
     try:
         # No inner savepoint: this function's own atomic block rolls the INSERT back.
         if password:
@@ -148,16 +153,25 @@ def _person_create(
     except IntegrityError:
         raise UniquenessConflict("userName", values["user_name"]) from None
     audit_event_record(**_person_created_event(person, tenant, actor, source, values))
-    if is_tenant_admin:
+    if console_role and console_role != Role.MEMBER:
+        # A role from the start is no change of an existing account's access: audited, and announced
+        # by what created the person (the welcome email), not by a security notice.
         audit_event_record(
-            tenant=tenant, actor=actor, action="admin_role.granted", target_type="person",
+            tenant=tenant, actor=actor, action="role.changed", target_type="person",
             target_id=person.pk, target_label=person.user_name,
+            details={"old": Role.MEMBER.value, "new": console_role.value,
+                     "cause": f"{console_role.label} through the console role, granted at creation by {actor.name}"},
         )
     return person
 
 
-def _person_build(tenant: Tenant, source: str, is_tenant_admin: bool, values: dict[str, Any]) -> Person:
-    person = Person(tenant=tenant, source=source, is_tenant_admin=is_tenant_admin, **values)
+def _person_build(tenant: Tenant, source: str, console_role: Role | None, actor: Actor,
+                  values: dict[str, Any]) -> Person:
+    person = Person(tenant=tenant, source=source, **values)
+    if console_role:
+        person.role = person.console_role = console_role
+        person.console_role_by_id = actor.person_id
+        person.console_role_at = timezone.now()
     person.work_email = _work_email(person.emails)
     person.password = unusable_password()  # replaced by set_password() when there is one
     return person
@@ -250,16 +264,19 @@ def person_update(
     if not diff:
         return person
     deactivating = _deactivates(diff)
+    admin_back = _reactivates_admin(person, diff)
     try:
         # A deactivation also ends the person's sessions, a write of its own: it and the guarded
         # statement share one transaction, so a stale write (nothing written) ends no session either.
-        with service_transaction() if deactivating else own_statement():
+        with service_transaction() if deactivating or admin_back else own_statement():
             sessions_ended = sessions_end(person.pk) if deactivating else None
             events = [audit_event_build(**fields)
                       for fields in _person_update_events(person, actor, diff, sessions_ended=sessions_ended)]
             written = update_with_events(person, update_fields, events, version_was=expected_version)
             if not written:
                 raise StaleWrite("person", person.pk)  # inside the block: rolls the session deletion back
+            if admin_back:
+                kept_admins_release(tenant_id=person.tenant_id, admin=person, actor=actor)
     except IntegrityError as exc:
         _raise_person_write_error(exc, person.user_name, person.manager_id if "manager_id" in diff else None)
     return person
@@ -277,11 +294,19 @@ def _person_update(*, person: Person, actor: Actor, changes: Mapping[str, Any]) 
     sessions_ended = sessions_end(person.pk) if _deactivates(diff) else None
     for fields in _person_update_events(person, actor, diff, sessions_ended=sessions_ended):
         audit_event_record(**fields)
+    if _reactivates_admin(person, diff):
+        kept_admins_release(tenant_id=person.tenant_id, admin=person, actor=actor)
     return person
 
 
 def _deactivates(diff: Mapping[str, Mapping[str, Any]]) -> bool:
     return "is_active" in diff and not diff["is_active"]["new"]
+
+
+def _reactivates_admin(person: Person, diff: Mapping[str, Mapping[str, Any]]) -> bool:
+    """An admin back in the tenant: whoever was kept as the last admin meanwhile is kept no longer.
+    (A deactivation changes nobody's role: the person's sources stay, for when they come back.)"""
+    return "is_active" in diff and diff["is_active"]["new"] and person.role == Role.ADMIN
 
 
 def _person_apply(person: Person, changes: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], list[str]]:

@@ -14,7 +14,7 @@ from directory import services
 from directory.console_actor import console_actor
 from directory.errors import InvalidValue, LastAdminError, UniquenessConflict
 from directory.forms import AdminRoleForm, PeopleFilterForm, PersonEditForm
-from directory.models import Person, Source
+from directory.models import Person, Role, Source
 from directory.permissions import tenant_admin_required
 from directory.selectors import audit_events_for, person_get, person_list
 from directory.sudo import sudo_required
@@ -25,7 +25,7 @@ HISTORY_LIMIT = 50
 # Columns the list shows; loading only these keeps 50-row pages light even
 # when people carry large multi-valued attributes.
 _LIST_COLUMNS = ("id", "user_name", "display_name", "given_name", "family_name", "emails", "work_email",
-                 "department", "is_active", "source", "is_tenant_admin")
+                 "department", "is_active", "source", "role")
 # InvalidValue attributes (SCIM names from group services) → form fields.
 _ERROR_FIELDS = {"userName": "user_name", "emails": "work_email", "manager": None}
 
@@ -114,12 +114,9 @@ def person_admin_role(request: HttpRequest, person_id: Any) -> HttpResponse:
         raise Http404("Unknown action.")
     actor = console_actor(request)
     try:
-        if form.cleaned_data["role"] == "grant":
-            services.admin_role_grant(person=person, actor=actor)
-            messages.success(request, f"{person.label} is now an admin.")
-        else:
-            services.admin_role_revoke(person=person, actor=actor)
-            messages.success(request, f"{person.label} is no longer an admin.")
+        granted = form.cleaned_data["role"] == "grant"
+        services.console_role_set(person=person, role=Role.ADMIN if granted else None, actor=actor)
+        messages.success(request, f"{person.label} is {'now' if person.is_tenant_admin else 'no longer'} an admin.")
     except LastAdminError:
         context = _detail_context(request, person, role_error=(
             "You are the last admin of this company, so you cannot remove this role. "

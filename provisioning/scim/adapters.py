@@ -10,6 +10,7 @@ and ``id``): every document, PATCH operation and write is ours.
 from __future__ import annotations
 
 import uuid
+from contextlib import nullcontext
 from typing import Any
 
 from django_scim import adapters as scim_adapters
@@ -18,6 +19,8 @@ from directory import services
 from directory.audit import Actor
 from directory.errors import InvalidValue, LastAdminError, UniquenessConflict
 from directory.models import Group, Person, Source
+from directory.services.roles import APP_ROLE_VALUE_MAX
+from provisioning.registry import kind_get
 from provisioning.scim import compat, errors
 from provisioning.scim.constants import ENTERPRISE_SCHEMA, GROUP_SCHEMA, RESOURCE_TYPE_SCHEMA, USER_SCHEMA
 from provisioning.scim.patch import PatchEngine
@@ -27,6 +30,10 @@ _USER_ENGINE = PatchEngine({None: USER, ENTERPRISE_SCHEMA: ENTERPRISE}, (ENTERPR
 _GROUP_ENGINE = PatchEngine({None: GROUP})
 _SIMPLE_USER_ATTRS = [a for a in USER.attributes if not a.multi_valued and a.type != "complex"]
 _MULTI_USER_ATTRS = [a for a in USER.attributes if a.multi_valued and a.field]
+_ROLES = USER.attr("roles")
+# A role's keys as stored: the schema's sub-attributes, and Entra's ``displayName`` and ``id``
+# (AppRoleAssignmentsComplex sends them; kept as sent, so a GET shows Entra what it sent).
+_ROLE_KEYS = {**{sub.name.lower(): sub.name for sub in _ROLES.sub_attributes}, "displayname": "displayName", "id": "id"}
 _NAME = USER.attr("name")
 _ENTERPRISE_SIMPLE = [a for a in ENTERPRISE.attributes if a.type != "complex"]
 
@@ -123,6 +130,46 @@ def _clean_elements(attr: Attr, value: Any) -> list[dict]:
             cleaned.append(item)
     if primaries > 1:
         raise errors.bad_request(f"Only one value of {attr.name} can be primary.")
+    return cleaned
+
+
+def app_roles_clean(value: Any) -> list[dict]:
+    """``roles`` as stored: a list of role objects, each with a value, each value once (roles match on
+    value, case-insensitively; the first one sent is kept). Anything that is no role, a 400
+    ``invalidValue`` naming the role."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        raise errors.bad_request(f"roles must be a list of role objects, not {value!r}.")
+    cleaned: list[dict] = []
+    seen: set[str] = set()
+    for element in value:
+        if not isinstance(element, dict):
+            raise errors.bad_request(f"The role {element!r} must be an object with a value.")
+        element = compat.app_role_from_json_string(element)
+        role: dict[str, Any] = {}
+        for key, sub_value in element.items():
+            name = _ROLE_KEYS.get(key.lower()) if isinstance(key, str) else None
+            if name is None or sub_value is None:
+                continue  # keys we do not store are dropped, as for every multi-valued attribute
+            if name == "primary":
+                sub_value = compat.coerce_boolean(sub_value, "roles.primary")
+            elif not isinstance(sub_value, str):
+                raise errors.bad_request(f"The role {element!r}: {name} must be a string.")
+            role[name] = sub_value
+        role_value = role.get("value")
+        if not role_value or not role_value.strip():
+            raise errors.bad_request(f"The role {element!r} has no value.")
+        if len(role_value) > APP_ROLE_VALUE_MAX:
+            raise errors.bad_request(
+                f"The role {role_value[:40]!r}… has a value longer than {APP_ROLE_VALUE_MAX} characters.")
+        if role_value.lower() not in seen:
+            seen.add(role_value.lower())
+            cleaned.append(role)
+    if sum(role.get("primary") is True for role in cleaned) > 1:
+        raise errors.bad_request("Only one role can be primary.")
     return cleaned
 
 
@@ -230,7 +277,8 @@ def changes_from_state(state: dict, *, replace: bool) -> dict[str, Any]:
     for sub, key in _NAME_KEYS:
         put(sub.field or "", key in name_keys, _check_string(f"name.{sub.name}", name_keys.get(key)))
     for attr, key in _MULTI_USER_KEYS:
-        put(attr.field or "", key in core, _clean_elements(attr, core.get(key)))
+        clean = app_roles_clean if attr is _ROLES else lambda value, attr=attr: _clean_elements(attr, value)
+        put(attr.field or "", key in core, clean(core.get(key)))
     enterprise = state.get(ENTERPRISE_SCHEMA)
     if enterprise is not None and not isinstance(enterprise, dict):
         raise errors.bad_request(f"{ENTERPRISE_SCHEMA} must be an object.")
@@ -346,22 +394,46 @@ class ScimUser(ResourceMeta, scim_adapters.SCIMMixin):
         self._state = _USER_ENGINE.apply(person_state(self.obj), operations)
         self._replace = True
 
+    def _roles_sent(self, changes: dict[str, Any]) -> list[dict] | None:
+        """Takes ``roles`` out of ``changes``; returns them when they differ from what is stored."""
+        roles = changes.pop("roles", None)
+        if roles is None or roles == ([] if self.creating else (self.obj.roles or [])):
+            return None
+        return roles
+
+    def changes_app_roles(self) -> bool:
+        """Whether the recorded state changes the app roles: a change of role sources, which
+        recomputes the person's role, so it takes the view's locked path."""
+        if self._state is None:
+            return False
+        return self._roles_sent(changes_from_state(self._state, replace=self._replace)) is not None
+
     def save(self) -> None:
-        """Validate the recorded state and call one directory service."""
+        """Validate the recorded state and call the directory's services: one for the attributes,
+        and one for the app roles when they changed, in one transaction."""
         if self._state is None:
             return
         changes = changes_from_state(self._state, replace=self._replace)
+        roles = self._roles_sent(changes)
         actor = request_actor(self.request)
         try:
-            if self.creating:
-                user_name = changes.pop("user_name")
-                changes = {k: v for k, v in changes.items() if v not in (None, [])}
-                self.obj = services.person_create(
-                    tenant=self.request.tenant, actor=actor, user_name=user_name, source=Source.SCIM, **changes
-                )
-            else:
-                self.obj = services.person_update(person=self.obj, actor=actor, changes=changes,
-                                                  expected_version=self.expected_version)
+            with services.single_transaction() if roles is not None else nullcontext():
+                if self.creating:
+                    user_name = changes.pop("user_name")
+                    changes = {k: v for k, v in changes.items() if v not in (None, [])}
+                    self.obj = services.person_create(
+                        tenant=self.request.tenant, actor=actor, user_name=user_name, source=Source.SCIM, **changes
+                    )
+                else:
+                    self.obj = services.person_update(person=self.obj, actor=actor, changes=changes,
+                                                      expected_version=self.expected_version)
+                if roles is not None:
+                    integration = self.request.scim_integration
+                    entry = kind_get(integration.kind)
+                    services.person_app_roles_set(
+                        person=self.obj, roles=roles, integration_kind=integration.kind, actor=actor,
+                        provider=entry.provider if entry else integration.kind,
+                    )
         except (UniquenessConflict, InvalidValue, LastAdminError) as exc:
             raise _translate(exc) from None
 

@@ -146,7 +146,7 @@ class ScimAuth:
                 request.scim_integration = integration
                 request.scim_actor = Actor(
                     label=f"{entry.provider if entry else integration.kind} (token {token.display})",
-                    source_ip=ip, request_id=request.request_id,
+                    source_ip=ip, request_id=request.request_id, integration_kind=integration.kind,
                 )
                 response = self.get_response(request, *args, **kwargs)
                 _touch(token, ip, received_at)

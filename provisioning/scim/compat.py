@@ -7,6 +7,7 @@ exercise each of them.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from provisioning.scim import errors
@@ -58,3 +59,22 @@ def unwrap_single_value(value: Any) -> Any:
     if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict) and set(value[0]) == {"value"}:
         return value[0]["value"]
     return value
+
+
+def app_role_from_json_string(element: dict) -> dict:
+    """Entra's AppRoleAssignmentsComplex PATCH sends each role as a JSON-encoded *string* inside
+    ``value``: ``{"value": "{\\"id\\":\\"…\\",\\"value\\":\\"Admin\\",\\"displayName\\":\\"Admin\\"}"}``.
+    Such an element becomes the object it encodes (its ``id``, ``value`` and ``displayName`` as sent);
+    any other element is returned unchanged. A string that starts like an object but is none is a
+    400 ``invalidValue`` naming it."""
+    value = next((v for k, v in element.items() if k.lower() == "value"), None)
+    if not isinstance(value, str) or not value.lstrip().startswith("{"):
+        return element
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        raise errors.bad_request(f"The role {value!r} is not valid JSON.") from None
+    if not isinstance(decoded, dict):
+        raise errors.bad_request(f"The role {value!r} must encode an object with a value.")
+    rest = {k: v for k, v in element.items() if k.lower() != "value"}
+    return {**rest, **decoded}

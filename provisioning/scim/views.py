@@ -370,6 +370,8 @@ class UsersView(ResourceView, scim_views.SCIMView):
         down the locked path, so it is applied once, to the current user."""
         adapter = self.adapter(self.get_object(), request=self.request)
         adapter.handle_operations(operations)
+        if adapter.changes_app_roles():
+            return None  # a change of role sources recomputes the role, several rows: under the lock
         adapter.expected_version = adapter.obj.version
         try:
             adapter.save()

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from django import forms
 
-from directory.models import Person
+from directory.models import Person, Role
 from provisioning.sso.certificates import CertificateError, CertificateFacts, certificate_read
 from provisioning.sso.saml import MetadataError, idp_metadata_read
 from provisioning.sso.selectors import MAX_CERTIFICATES
@@ -142,7 +142,7 @@ class SsoSettingsForm(forms.Form):
 
 
 def _admin_with_password_exists(tenant_id: int) -> bool:
-    admins = Person.objects.filter(tenant_id=tenant_id, is_tenant_admin=True, is_active=True).only("password")
+    admins = Person.objects.filter(tenant_id=tenant_id, role=Role.ADMIN, is_active=True).only("password")
     return any(admin.has_usable_password() for admin in admins)
 
 

@@ -91,10 +91,12 @@ def test_deleting_a_person_removes_memberships_not_groups(tenant):
 @pytest.mark.django_db
 def test_the_last_admin_keeps_the_role(tenant, admin):
     with pytest.raises(LastAdminError):
-        services.admin_role_revoke(person=admin, actor=ACTOR)
+        services.console_role_set(person=admin, role=None, actor=ACTOR)
+    admin.refresh_from_db()
+    assert admin.is_tenant_admin and admin.console_role == "admin"
     second = make_person(tenant, "second@acme.example")
-    services.admin_role_grant(person=second, actor=ACTOR)
-    services.admin_role_revoke(person=admin, actor=ACTOR)
+    services.console_role_set(person=second, role="admin", actor=ACTOR)
+    services.console_role_set(person=admin, role=None, actor=ACTOR)
     admin.refresh_from_db()
     assert not admin.is_tenant_admin
 

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from directory import services
 from directory.audit import Actor
-from directory.models import Group, Person, Source, Tenant
+from directory.models import Group, Person, Role, Source, Tenant
 
 DEMO_SLUG = "acme"
 DEMO_NAME = "Acme Corp"
@@ -61,7 +61,7 @@ class Command(BaseCommand):
         services.person_create(
             tenant=tenant, actor=actor, user_name=DEMO_ADMIN, given_name="Avery", family_name="Admin",
             display_name="Avery Admin", emails=[{"value": DEMO_ADMIN, "type": "work", "primary": True}],
-            password=password, is_tenant_admin=True, source=Source.SEED,
+            password=password, console_role=Role.ADMIN, source=Source.SEED,
         )
         # Kept so a second `make run` can print the credentials again.
         _CREDENTIALS.parent.mkdir(exist_ok=True)
