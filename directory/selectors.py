@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -118,6 +119,14 @@ def directory_counts(*, tenant: Tenant, source: str | None = None) -> dict[str, 
 
 def tenant_admins(*, tenant: Tenant) -> QuerySet[Person]:
     return Person.objects.filter(tenant=tenant, role=Role.ADMIN, is_active=True)
+
+
+def kept_last_admins(*, kept_before: datetime) -> QuerySet[Person]:
+    """Active people of every tenant kept as their tenant's last admin since before ``kept_before``
+    (the daily reminder's sweep, like the alert sweeps: across tenants, each notice to its own)."""
+    return Person.objects.filter(
+        role=Role.ADMIN, is_active=True, kept_as_last_admin_since__lt=kept_before
+    ).select_related("tenant").order_by("kept_as_last_admin_since", "pk")
 
 
 def audit_events_for(*, tenant: Tenant, target_id: Any) -> QuerySet[AuditEvent]:

@@ -6,5 +6,8 @@ class ProvisioningConfig(AppConfig):
     verbose_name = "Provisioning"
 
     def ready(self) -> None:
-        """Register the deployment checks of the SCIM secrets (provisioning.checks)."""
-        from provisioning import checks  # noqa: F401
+        """Register the deployment checks of the SCIM secrets (provisioning.checks), and email the
+        security notices of role changes the directory announces (provisioning.role_notices)."""
+        from provisioning import checks, role_notices  # noqa: F401
+
+        role_notices.connect()

@@ -13,10 +13,12 @@ from django.conf import settings
 from django.template import Context
 from django.template.loader import get_template, render_to_string
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 
 from directory.audit import Actor
 from directory.models import Person, Tenant
+from directory.role_notices import RoleChange
 from directory.selectors import tenant_admins
 from provisioning import notifications
 from provisioning.alert_digests import FailureDigest
@@ -260,4 +262,69 @@ def sso_recovered(
         "sso_recovered", integration=integration, to=_admins_and_notification_address(integration),
         dedupe_key=dedupe_key, failing_since=failing_since, recovered_at=recovered_at, failures=failures,
         **_sso_context(integration),
+    )
+
+
+# --- Roles (directory.role_notices announces, provisioning.role_notices calls these) -------------
+
+
+def _role_context(person: Person) -> dict[str, Any]:
+    return {
+        "tenant": person.tenant, "person": person,
+        "person_url": _absolute("directory:person-detail", person_id=person.pk),
+        "audit_log_url": _absolute("provisioning:audit-log"),
+    }
+
+
+def _person_address(person: Person) -> list[str]:
+    address = person.primary_email or person.user_name
+    return [address] if address and "@" in address else []
+
+
+def _merged(*lists: list[str]) -> list[str]:
+    """Each address once (compared case-insensitively), in order."""
+    seen: dict[str, str] = {}
+    for address in (a for addresses in lists for a in addresses):
+        seen.setdefault(address.casefold(), address)
+    return list(seen.values())
+
+
+def role_admin_changed(*, change: RoleChange) -> Notification | None:
+    """Someone gained or lost Admin: to the tenant's admins (and to a person who lost it)."""
+    person = change.person
+    to = _merged(_admin_addresses(person.tenant_id), [] if change.admin_gained else _person_address(person))
+    if not to:
+        return None
+    email = render_email("role_admin_changed", {
+        **_role_context(person), "actor": change.actor, "summary": change.summary, "old": change.old.label,
+        "new": change.new.label, "at": timezone.now(), "gained": change.admin_gained,
+    })
+    return notifications.notification_queue(
+        tenant=person.tenant, kind="role_admin_changed", dedupe_key=f"role-changed:{change.audit_event_id}",
+        to=to, email=email,
+    )
+
+
+def role_kept_as_last_admin(
+    *, person: Person, summary: str, actor_name: str, since: datetime, integration_kind: str, dedupe_key: str,
+    reminder: bool = False,
+) -> Notification | None:
+    """A change would have left the tenant without an admin: to that admin and the Notification Email
+    of the integration whose change it was (of every active one when no integration made it is known)."""
+    integrations = Integration.objects.filter(tenant_id=person.tenant_id).exclude(notification_email="")
+    if integration_kind:
+        integrations = integrations.filter(kind=integration_kind)
+    else:
+        integrations = integrations.filter(state=Integration.State.ACTIVE)
+    integrations = list(integrations.order_by("kind"))
+    to = _merged(_person_address(person), [i.notification_email for i in integrations])
+    if not to:
+        return None
+    names = " and ".join(entry.name if (entry := kind_get(i.kind)) else i.kind for i in integrations)
+    email = render_email("role_kept_as_last_admin", {
+        **_role_context(person), "summary": summary, "actor_name": actor_name, "at": since,
+        "integration_names": names, "reminder": reminder,
+    })
+    return notifications.notification_queue(
+        tenant=person.tenant, kind="role_kept_as_last_admin", dedupe_key=dedupe_key, to=to, email=email,
     )

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from celery import shared_task
 
-from provisioning import alert_notices, health, notification_delivery, retention
+from provisioning import alert_notices, health, notification_delivery, retention, role_notices
 from provisioning.notification_tasks import notification_deliver
 from provisioning.sso import alert_notices as sso_alert_notices
 
@@ -21,6 +21,7 @@ from provisioning.sso import alert_notices as sso_alert_notices
 __all__ = [
     "alerts_sweep",
     "failure_summary_send",
+    "kept_admins_remind",
     "notification_deliver",
     "outbox_drain",
     "recovery_notice_send",
@@ -68,6 +69,11 @@ def alerts_sweep() -> int:
 @shared_task(acks_late=True)
 def silence_check() -> int:
     return alert_notices.silence_check()
+
+
+@shared_task(acks_late=True)
+def kept_admins_remind() -> int:
+    return role_notices.kept_admins_remind()
 
 
 @shared_task(acks_late=True)

@@ -364,6 +364,8 @@ CELERY_BEAT_SCHEDULE.update(
         "alerts-sweep": {"task": "provisioning.tasks.alerts_sweep", "schedule": 60.0},
         "silence-check": {"task": "provisioning.tasks.silence_check", "schedule": 15 * 60.0},
         "retention-purge": {"task": "provisioning.tasks.retention_purge", "schedule": 3600.0},
+        # Hourly; each kept last admin is reminded once a day (dedupe key per day).
+        "kept-admins-remind": {"task": "provisioning.tasks.kept_admins_remind", "schedule": 3600.0},
         "sso-alerts-sweep": {"task": "provisioning.tasks.sso_alerts_sweep", "schedule": 60.0},
         # Hourly although the thresholds are days: each notice is sent once
         # (dedupe key), and a missed run costs an hour, not a day.

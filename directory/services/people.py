@@ -8,7 +8,9 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
+from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
@@ -357,6 +359,25 @@ def _raise_person_write_error(exc: IntegrityError, user_name: str, manager_id: A
     if violated == "foreign_key" and manager_id is not None:  # the manager went after the check
         raise InvalidValue("manager", f"no person with id {manager_id} in this directory") from None
     raise exc
+
+
+@service_atomic
+def person_password_set(*, person: Person, password: str, actor: Actor) -> Person:
+    """Give ``person`` a password to sign in with, checked by the password validators. People an
+    identity provider provisions have none; an admin's password is their way back in when single
+    sign-on is down (provisioning.sso.policy)."""
+    try:
+        password_validation.validate_password(password, user=person)
+    except ValidationError as exc:
+        raise InvalidValue("password", " ".join(exc.messages)) from None
+    person.set_password(password)
+    instance_update(person, ["password", "last_modified"])
+    password_validation.password_changed(password, user=person)  # what AbstractBaseUser.save() would tell them
+    audit_event_record(
+        tenant=person.tenant_id, actor=actor, action="person.password_set", target_type="person",
+        target_id=person.pk, target_label=person.user_name,
+    )
+    return person
 
 
 def person_deactivate(*, person: Person, actor: Actor) -> Person:

@@ -3,6 +3,8 @@
 Casing, value types and paths are exactly Entra's; only the values are made up.
 """
 
+import json
+
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -80,3 +82,56 @@ def remove_member_flag(member_id: str) -> dict:
 
 
 REMOVE_ALL_MEMBERS = {"schemas": [PATCH_OP], "Operations": [{"op": "Remove", "path": "members"}]}
+
+
+# --- App roles: the three expressions an Entra admin maps appRoleAssignments through -----------
+# (Microsoft's "Provisioning a role to a SCIM app"). Roles match on value; id is optional.
+
+ROLE_TYPE = "WindowsAzureActiveDirectoryRole"
+ADMIN_ROLE_ID = "06b07648-ecfe-589f-9d2f-6325724a46ee"
+AUDITOR_ROLE_ID = "1a2b3c4d-0000-4e5f-8a9b-0c1d2e3f4a5b"
+
+
+def _user(user_name: str, roles: list[dict]) -> dict:
+    local = user_name.split("@", 1)[0]
+    return {**CREATE_USER, "userName": user_name, "externalId": local,
+            "emails": [{"primary": True, "type": "work", "value": user_name}], "roles": roles}
+
+
+def create_user_single_app_role(user_name: str, value: str = "Admin") -> dict:
+    """SingleAppRoleAssignment: one role, primary, no display name."""
+    return _user(user_name, [{"primary": True, "type": ROLE_TYPE, "value": value}])
+
+
+def single_app_role_update(value: str) -> dict:
+    """SingleAppRoleAssignment's update of the primary role's value, display and type."""
+    return {"schemas": [PATCH_OP], "Operations": [
+        {"op": "Replace", "path": 'roles[primary eq "True"].value', "value": value},
+        {"op": "Replace", "path": 'roles[primary eq "True"].display', "value": value},
+        {"op": "Replace", "path": 'roles[primary eq "True"].type', "value": ROLE_TYPE},
+    ]}
+
+
+def create_user_app_role_assignments_complex(user_name: str, *values: str) -> dict:
+    """AppRoleAssignmentsComplex: every role, primary false, with displayName."""
+    return _user(user_name, [{"primary": False, "type": ROLE_TYPE, "displayName": v, "value": v} for v in values])
+
+
+def app_role_assignments_complex_add(*roles: tuple[str, str]) -> dict:
+    """AppRoleAssignmentsComplex's PATCH: only ever adds; each role a JSON-encoded string inside value."""
+    return {"schemas": [PATCH_OP], "Operations": [{"op": "Add", "path": "roles", "value": [
+        {"value": json.dumps({"id": role_id, "value": value, "displayName": value}, separators=(",", ":"))}
+        for role_id, value in roles
+    ]}]}
+
+
+def create_user_assertive(user_name: str, *values: str) -> dict:
+    """AssertiveAppRoleAssignmentsComplex: every role, primary false, with display."""
+    return _user(user_name, [{"primary": False, "type": ROLE_TYPE, "display": v, "value": v} for v in values])
+
+
+def assertive_replace(*values: str) -> dict:
+    """AssertiveAppRoleAssignmentsComplex's PATCH: the whole list; roles missing from it are removed."""
+    return {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "roles", "value": [
+        {"primary": False, "type": ROLE_TYPE, "display": v, "value": v} for v in values
+    ]}]}

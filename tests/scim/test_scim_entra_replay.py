@@ -276,3 +276,117 @@ def test_plus_encoded_spaces_and_percent_encoded_quotes(scim, client, scim_token
     response = client.get("/scim/Users?filter=userName+eq+%22alice%40contoso.com%22",
                           HTTP_AUTHORIZATION=f"Bearer {scim_token}")
     assert response.json()["totalResults"] == 1
+
+
+# --- App roles: Entra's three shapes (entra-scim.md §8) ----------------------------------------
+
+
+def role_of(user_id: str) -> str:
+    return Person.objects.get(pk=user_id).role
+
+
+@pytest.mark.django_db
+def test_single_app_role_assignment_post_and_patch_of_the_primary_role(scim, admin):
+    response = scim.post("/Users", entra.create_user_single_app_role("ron@contoso.com"))
+    assert response.status_code == 201, response.content
+    doc = response.json()
+    assert_meta(doc, "User", 3)  # three writes: the person, their app roles, the role those give them
+    assert doc == {
+        "schemas": [USER_SCHEMA, entra.ENTERPRISE], "id": doc["id"], "userName": "ron@contoso.com", "active": True,
+        "externalId": "ron", "displayName": "Alice Smith", "title": "Engineer", "preferredLanguage": "en-US",
+        "name": {"formatted": "Alice Smith", "familyName": "Smith", "givenName": "Alice"},
+        "emails": [{"primary": True, "type": "work", "value": "ron@contoso.com"}],
+        "phoneNumbers": [{"type": "work", "value": "+1 206 555 0100"}, {"type": "mobile", "value": "+1 206 555 0101"}],
+        "addresses": [{"type": "work", "formatted": "1 Main St", "streetAddress": "1 Main St", "locality": "Seattle",
+                       "region": "WA", "postalCode": "98101", "country": "US"}],
+        "roles": [{"primary": True, "type": entra.ROLE_TYPE, "value": "Admin"}],
+        "groups": [],
+        entra.ENTERPRISE: {"employeeNumber": "4711", "department": "Retail"},
+    }
+    assert role_of(doc["id"]) == "admin"
+    # Returned as stored, so Entra's next cycle finds nothing to change.
+    assert scim.get(f"/Users/{doc['id']}").json()["roles"] == doc["roles"]
+
+    response = scim.patch(f"/Users/{doc['id']}", entra.single_app_role_update("Auditor"))
+    assert response.status_code == 200, response.content
+    assert response.json()["roles"] == [
+        {"primary": True, "type": entra.ROLE_TYPE, "value": "Auditor", "display": "Auditor"}]
+    assert role_of(doc["id"]) == "auditor"
+
+
+@pytest.mark.django_db
+def test_app_role_assignments_complex_post_and_add_of_json_string_roles(scim, admin):
+    response = scim.post("/Users", entra.create_user_app_role_assignments_complex("cara@contoso.com", "User"))
+    assert response.status_code == 201, response.content
+    user = response.json()
+    user_role = {"primary": False, "type": entra.ROLE_TYPE, "displayName": "User", "value": "User"}
+    assert user["roles"] == [user_role]
+    assert role_of(user["id"]) == "member"
+
+    add_admin = entra.app_role_assignments_complex_add((entra.ADMIN_ROLE_ID, "Admin"))
+    assert isinstance(add_admin["Operations"][0]["value"][0]["value"], str)  # JSON inside a string, as Entra sends
+    response = scim.patch(f"/Users/{user['id']}", add_admin)
+    assert response.status_code == 200, response.content
+    admin_role = {"id": entra.ADMIN_ROLE_ID, "value": "Admin", "displayName": "Admin"}
+    assert response.json()["roles"] == [user_role, admin_role]
+    assert scim.get(f"/Users/{user['id']}").json()["roles"] == [user_role, admin_role]
+    assert role_of(user["id"]) == "admin"
+
+    # Entra adds what it believes is missing; a role already there (any case) is not added twice.
+    version = Person.objects.get(pk=user["id"]).version
+    again = entra.app_role_assignments_complex_add((entra.ADMIN_ROLE_ID, "ADMIN"))
+    assert scim.patch(f"/Users/{user['id']}", again).json()["roles"] == [user_role, admin_role]
+    assert Person.objects.get(pk=user["id"]).version == version
+
+
+@pytest.mark.django_db
+def test_assertive_replace_removes_the_roles_missing_from_the_list(scim, admin):
+    response = scim.post("/Users", entra.create_user_assertive("asa@contoso.com", "Admin", "User"))
+    assert response.status_code == 201, response.content
+    user = response.json()
+    assert user["roles"] == [{"primary": False, "type": entra.ROLE_TYPE, "display": v, "value": v}
+                             for v in ("Admin", "User")]
+    assert role_of(user["id"]) == "admin"
+    response = scim.patch(f"/Users/{user['id']}", entra.assertive_replace("User"))
+    assert response.status_code == 200, response.content
+    assert response.json()["roles"] == [{"primary": False, "type": entra.ROLE_TYPE, "display": "User", "value": "User"}]
+    assert role_of(user["id"]) == "member"
+    assert scim.patch(f"/Users/{user['id']}", entra.assertive_replace()).status_code == 200
+    assert "roles" not in scim.get(f"/Users/{user['id']}").json()
+
+
+def _add_roles(*values) -> dict:
+    return {"schemas": [entra.PATCH_OP], "Operations": [{"op": "Add", "path": "roles", "value": list(values)}]}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body, named", [
+    (_add_roles({"value": '{"id":"06b07648","value":"Admin",'}), '{"id":"06b07648","value":"Admin",'),
+    (_add_roles({"value": '{"id":"06b07648","displayName":"Admin"}'}), "'displayName': 'Admin'"),
+    (_add_roles({"value": '{"value":{"nested":"Admin"}}'}), "{'nested': 'Admin'}"),
+    (_add_roles({"value": 42, "display": "Answer"}), "'display': 'Answer'"),
+    (_add_roles({"value": "", "display": "Blank"}), "'display': 'Blank'"),
+    (_add_roles("Admin"), "'Admin'"),
+    (_add_roles({"value": "A" * 300}), "'AAAAAAAAAA"),
+    ({"schemas": [entra.PATCH_OP], "Operations": [{"op": "replace", "path": "roles", "value": "Admin"}]},
+     "'Admin'"),
+], ids=["broken-json", "json-without-value", "json-value-not-a-string", "number", "empty", "bare-string",
+        "too-long", "replace-with-a-string"])
+def test_a_malformed_role_is_400_invalid_value_naming_the_role(scim, admin, body, named):
+    user = scim.post("/Users", entra.create_user_assertive("mal@contoso.com", "User")).json()
+    response = scim.patch(f"/Users/{user['id']}", body)
+    assert response.status_code == 400, response.content
+    error = response.json()
+    assert error["schemas"] == [ERROR] and error["status"] == "400" and error["scimType"] == "invalidValue"
+    assert named in error["detail"], error["detail"]
+    assert scim.get(f"/Users/{user['id']}").json()["roles"] == user["roles"]  # all or nothing
+
+
+@pytest.mark.django_db
+def test_a_malformed_role_in_a_post_is_400_and_creates_nobody(scim, admin):
+    body = {**entra.create_user_assertive("mal@contoso.com"), "roles": [{"display": "No value"}]}
+    response = scim.post("/Users", body)
+    assert response.status_code == 400
+    assert response.json() == {"schemas": [ERROR], "status": "400", "scimType": "invalidValue",
+                               "detail": "The role {'display': 'No value'} has no value."}
+    assert not Person.objects.filter(user_name="mal@contoso.com").exists()
