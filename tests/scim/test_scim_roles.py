@@ -145,3 +145,42 @@ def test_a_token_of_one_tenant_reaches_no_roles_of_another(scim, other_scim, ten
     response = other_scim.patch(f"/Groups/{gid}", entra.add_members(ours["id"]))
     assert response.status_code == 400 and response.json()["scimType"] == "invalidValue"
     assert person(ours["id"]).role == Role.MEMBER
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_syncs_removing_the_last_two_admins_at_once_keep_one(scim, scim_token, tenant, admin):
+    """Each PATCH holds its own user's row; the tenant's row serialises the last-admin check, so the
+    second one sees the first one's committed change and keeps its admin."""
+    import threading
+
+    from django.db import connections
+    from django.test import Client
+
+    from tests.scim_client import ScimClient
+
+    ids = [scim.post("/Users", entra.create_user_assertive(f"{n}@contoso.com", "Admin")).json()["id"]
+           for n in ("kim", "lee")]
+    services.console_role_set(person=Person.objects.get(pk=admin.pk), role=None, actor=ADA)
+    for _ in range(3):
+        barrier = threading.Barrier(2)
+        statuses: list[int] = []
+
+        def remove_admin(user_id: str) -> None:
+            try:
+                client = ScimClient(Client(), scim_token)
+                barrier.wait()
+                statuses.append(client.patch(f"/Users/{user_id}", entra.assertive_replace("User")).status_code)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=remove_admin, args=(user_id,)) for user_id in ids]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert statuses == [200, 200]
+        admins = Person.objects.filter(tenant=tenant, role=Role.ADMIN, is_active=True)
+        assert admins.count() == 1 and admins.get().kept_as_last_admin_since is not None
+        for user_id in ids:  # Entra gives both Admin again for the next round
+            assert scim.patch(f"/Users/{user_id}", entra.assertive_replace("Admin")).status_code == 200
+        assert not Person.objects.filter(tenant=tenant, kept_as_last_admin_since__isnull=False).exists()
