@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from directory.models import Person, Source
+from directory.models import Person, Role, Source
 
 STATUS_CHOICES = [("", "Any status"), ("active", "Active"), ("deactivated", "Deactivated")]
 SOURCE_CHOICES = [("", "Any source"), *Source.choices]
@@ -67,5 +67,14 @@ class PersonEditForm(forms.Form):
         return changes
 
 
-class AdminRoleForm(forms.Form):
-    role = forms.ChoiceField(choices=[("grant", "Grant"), ("revoke", "Remove")])
+# The choices of every role select in the console: a person's console role, a group's
+# "Role for members". "None" (the empty value) means the source gives no role at all.
+ROLE_CHOICES = [("", "None"), *Role.choices]
+
+
+class RoleSelectForm(forms.Form):
+    role = forms.ChoiceField(choices=ROLE_CHOICES, required=False)
+
+    def chosen(self) -> Role | None:
+        value = self.cleaned_data["role"]
+        return Role(value) if value else None

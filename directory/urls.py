@@ -9,9 +9,10 @@ urlpatterns = [
     path("people/", people.people_list, name="people"),
     path("people/<uuid:person_id>/", people.person_detail, name="person-detail"),
     path("people/<uuid:person_id>/edit/", people.person_edit, name="person-edit"),
-    path("people/<uuid:person_id>/admin-role/", people.person_admin_role, name="person-admin-role"),
+    path("people/<uuid:person_id>/role/", people.person_role, name="person-role"),
     path("groups/", groups.group_list, name="groups"),
     path("groups/<uuid:group_id>/", groups.group_detail, name="group-detail"),
+    path("groups/<uuid:group_id>/role/", groups.group_role, name="group-role"),
     # For every signed-in person of the tenant, admin or not.
     path("me/", member.my_profile, name="my-profile"),
     path("directory/", member.people_directory, name="people-directory"),

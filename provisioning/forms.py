@@ -7,6 +7,9 @@ from typing import Any
 
 from django import forms
 
+from directory.models import Role
+from directory.services.roles import APP_ROLE_VALUE_MAX
+
 GRACE_CHOICES: list[tuple[str, str, timedelta]] = [
     ("0", "None — the old token stops now", timedelta(0)),
     ("1h", "1 hour", timedelta(hours=1)),
@@ -54,3 +57,31 @@ class TokenRotateForm(forms.Form):
     @property
     def grace_period(self) -> timedelta:
         return _GRACE[self.cleaned_data["grace"]]
+
+
+class RoleMappingForm(forms.Form):
+    """The Role mapping section: one role select per listed app-role value, posted as ``value`` and
+    ``role`` pairs in page order, and optionally a value the integration has not sent yet."""
+
+    new_value = forms.CharField(label="App role value", required=False, max_length=APP_ROLE_VALUE_MAX,
+                                help_text="A value your identity provider will send, such as SpaceIQ.Auditor.")
+    new_role = forms.ChoiceField(label="Role", choices=Role.choices, required=False, initial=Role.MEMBER)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        values, roles = self.data.getlist("value"), self.data.getlist("role")
+        if len(values) != len(roles):
+            raise forms.ValidationError("The form is out of date. Open the page again and make your changes there.")
+        chosen: dict[str, Role] = {}
+        for value, role in zip(values, roles, strict=True):
+            value = value.strip()
+            if not value or len(value) > APP_ROLE_VALUE_MAX or role not in Role.values:
+                raise forms.ValidationError(f"Choose Member, Auditor or Admin for “{value[:80]}”.")
+            chosen[value] = Role(role)
+        new_value = (data.get("new_value") or "").strip()
+        if new_value:
+            chosen[new_value] = Role(data.get("new_role") or Role.MEMBER)
+        # The mapping matches values case-insensitively: one choice per value, the last one posted.
+        data["roles"] = {value: role for value, role in
+                         {v.lower(): (v, r) for v, r in chosen.items()}.values()}
+        return data

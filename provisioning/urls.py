@@ -1,6 +1,6 @@
 from django.urls import path
 
-from provisioning.views import audit, integrations, logs, sso, tokens
+from provisioning.views import audit, integrations, logs, role_mapping, sso, tokens
 from provisioning.views import settings as settings_views
 
 app_name = "provisioning"
@@ -14,6 +14,8 @@ urlpatterns = [
          name="integration-deactivate"),
     path("settings/integrations/<slug:kind>/notifications/", integrations.integration_notifications,
          name="integration-notifications"),
+    path("settings/integrations/<slug:kind>/role-mapping/", role_mapping.integration_role_mapping,
+         name="integration-role-mapping"),
     path("settings/integrations/<slug:kind>/tokens/new/", tokens.token_generate, name="token-generate"),
     path("settings/integrations/<slug:kind>/tokens/<int:token_id>/rotate/", tokens.token_rotate, name="token-rotate"),
     path("settings/integrations/<slug:kind>/tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),

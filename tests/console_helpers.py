@@ -48,3 +48,14 @@ def activate(client, kind: str = "azure", **form) -> str:
     response = client.post(url, data)
     assert response.status_code == 302, response.content.decode()[:2000]
     return raw
+
+
+def make_auditor(tenant, user_name: str = "audrey.auditor@acme.example", **attrs):
+    """A person of ``tenant`` whose console role is Auditor, granted as the console grants it."""
+    from directory import services
+    from directory.audit import Actor
+    from directory.models import Role
+    from tests.conftest import make_person
+
+    person = make_person(tenant, user_name, **{"display_name": "Audrey Auditor", **attrs})
+    return services.console_role_set(person=person, role=Role.AUDITOR, actor=Actor.system("test"))

@@ -1,4 +1,4 @@
-"""The console's landing page; people who are not admins land on their own profile."""
+"""The console's landing page; people without a console role land on their own profile."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from directory.permissions import is_tenant_admin
+from directory.permissions import is_console_reader
 from directory.selectors import directory_counts
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    if not is_tenant_admin(request.user):
+    if not is_console_reader(request.user):
         return redirect("directory:my-profile")
     return render(request, "directory/home.html", {"counts": directory_counts(tenant=request.user.tenant)})

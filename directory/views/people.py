@@ -1,4 +1,5 @@
-"""People: the list, one person's page, editing console-created people, the admin role."""
+"""People: the list, one person's page with where their role comes from, editing console-created
+people, and the console role an admin grants."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from directory import services
 from directory.console_actor import console_actor
 from directory.errors import InvalidValue, LastAdminError, UniquenessConflict
-from directory.forms import AdminRoleForm, PeopleFilterForm, PersonEditForm
+from directory.forms import PeopleFilterForm, PersonEditForm, RoleSelectForm
 from directory.models import Person, Role, Source
-from directory.permissions import tenant_admin_required
+from directory.permissions import console_reader_required, tenant_admin_required
 from directory.selectors import audit_events_for, person_get, person_list
 from directory.sudo import sudo_required
 from directory.views.managed_by import managed_by
@@ -37,7 +38,7 @@ def _person_or_404(request: HttpRequest, person_id: Any) -> Person:
     return person
 
 
-@tenant_admin_required
+@console_reader_required
 @require_GET
 def people_list(request: HttpRequest) -> HttpResponse:
     form = PeopleFilterForm(request.GET or None)
@@ -62,12 +63,14 @@ def _detail_context(request: HttpRequest, person: Person, **extra: Any) -> dict[
         "reports": person.reports.filter(tenant=request.tenant).order_by("user_name")[:20],
         "managed_by": managed_by(person.source, history),
         "editable": person.source != Source.SCIM,
+        "role_sources": services.role_sources(person),
+        "role_form": RoleSelectForm(initial={"role": person.console_role or ""}),
         "role_error": None,
         **extra,
     }
 
 
-@tenant_admin_required
+@console_reader_required
 @require_GET
 def person_detail(request: HttpRequest, person_id: Any) -> HttpResponse:
     person = _person_or_404(request, person_id)
@@ -106,25 +109,28 @@ def person_edit(request: HttpRequest, person_id: Any) -> HttpResponse:
 
 @tenant_admin_required
 @require_POST
-@sudo_required
-def person_admin_role(request: HttpRequest, person_id: Any) -> HttpResponse:
+@sudo_required  # a console role can make someone an admin
+def person_role(request: HttpRequest, person_id: Any) -> HttpResponse:
     person = _person_or_404(request, person_id)
-    form = AdminRoleForm(request.POST)
+    form = RoleSelectForm(request.POST)
     if not form.is_valid():
-        raise Http404("Unknown action.")
-    actor = console_actor(request)
+        return render(request, "directory/people/detail.html",
+                      _detail_context(request, person, role_form=form), status=400)
+    role = form.chosen()
     try:
-        granted = form.cleaned_data["role"] == "grant"
-        services.console_role_set(person=person, role=Role.ADMIN if granted else None, actor=actor)
-        messages.success(request, f"{person.label} is {'now' if person.is_tenant_admin else 'no longer'} an admin.")
+        services.console_role_set(person=person, role=role, actor=console_actor(request))
     except LastAdminError:
-        context = _detail_context(request, person, role_error=(
-            "You are the last admin of this company, so you cannot remove this role. "
+        person = _person_or_404(request, person_id)  # as stored: the refused change was rolled back
+        context = _detail_context(request, person, role_form=form, role_error=(
+            "You are the last admin of this company, so you cannot remove your admin role. "
             "Make someone else an admin first."
             if person.pk == request.user.pk else
             "This is the last admin of this company. Make someone else an admin first."
         ))
         return render(request, "directory/people/detail.html", context, status=400)
-    if person.pk == request.user.pk and not person.is_tenant_admin:
-        return redirect("directory:home")  # they can no longer open the person page
+    person.refresh_from_db(fields=["role"])
+    messages.success(request, f"Console role of {person.label}: {role.label if role else 'None'}. "
+                              f"Their role is now {person.get_role_display()}.")
+    if person.pk == request.user.pk and person.role != Role.ADMIN:
+        return redirect("directory:home")  # they can no longer change roles, maybe not even read this page
     return redirect("directory:person-detail", person_id=person.pk)

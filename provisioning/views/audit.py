@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from directory.permissions import tenant_admin_required
+from directory.permissions import console_reader_required
 from provisioning.audit_log import (
     ACTION_LABELS,
     AuditFilter,
@@ -48,7 +48,7 @@ class AuditLogFilterForm(forms.Form):
         )
 
 
-@tenant_admin_required
+@console_reader_required
 @require_GET
 def audit_log(request: HttpRequest) -> HttpResponse:
     form = AuditLogFilterForm(request.GET)
@@ -58,7 +58,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     return render(request, "provisioning/audit_log.html", {"form": form, "page": page, "rows": rows})
 
 
-@tenant_admin_required
+@console_reader_required
 @require_GET
 def audit_log_export(request: HttpRequest) -> StreamingHttpResponse:
     form = AuditLogFilterForm(request.GET)

@@ -13,13 +13,20 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from directory.console_actor import console_actor
-from directory.models import Source
-from directory.permissions import tenant_admin_required
+from directory.models import Role, Source
+from directory.permissions import console_reader_required, tenant_admin_required
 from directory.selectors import directory_counts
 from provisioning import services
-from provisioning.forms import GRACE_CHOICES, ActivationForm, NotificationSettingsForm, TokenGenerateForm
+from provisioning.forms import (
+    GRACE_CHOICES,
+    ActivationForm,
+    NotificationSettingsForm,
+    RoleMappingForm,
+    TokenGenerateForm,
+)
 from provisioning.models import Integration, ScimToken
 from provisioning.registry import CATEGORIES, KINDS, PROVISIONING_AND_SSO, IntegrationKind, kind_get
+from provisioning.role_mapping import role_mapping_rows
 from provisioning.selectors import draft_token_get, integration_get, integrations_by_kind, tokens_listed
 from provisioning.status import IntegrationStatus, integration_status, token_state
 from provisioning.views.sso_panel import sso_panel_context
@@ -60,7 +67,7 @@ def _search_text(entry: IntegrationKind) -> str:
     return " ".join((entry.name, entry.provider, entry.description, *entry.keywords)).lower()
 
 
-@tenant_admin_required
+@console_reader_required
 @require_GET
 def integrations_index(request: HttpRequest) -> HttpResponse:
     category = request.GET.get("category", PROVISIONING_AND_SSO)
@@ -208,6 +215,10 @@ def detail_context(
         }),
         "new_token": None,
         "selected_tab": "sso" if request.GET.get("tab") == "sso" else "provisioning",
+        "role_mapping": role_mapping_rows(tenant=request.tenant, integration_kind=integration.kind),
+        "role_mapping_form": RoleMappingForm(),
+        "role_choices": Role.choices,
+        "role_mapping_error": None,
     }
     if "sso_form" not in extra:
         context.update(sso_panel_context(request, entry, integration))
@@ -215,7 +226,7 @@ def detail_context(
     return context
 
 
-@tenant_admin_required
+@console_reader_required
 @require_GET
 def integration_detail(request: HttpRequest, kind: str) -> HttpResponse:
     entry, integration = integration_or_404(request, kind)

@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from directory.permissions import tenant_admin_required
+from directory.permissions import console_reader_required
 from provisioning.failure_reasons import explain
 from provisioning.models import Integration, ScimRequest, ScimToken
 from provisioning.registry import IntegrationKind, kind_get
@@ -28,7 +28,7 @@ def integration_in_any_state_or_404(request: HttpRequest, kind: str) -> tuple[In
     return entry, integration
 
 
-@tenant_admin_required
+@console_reader_required
 @require_GET
 def integration_logs(request: HttpRequest, kind: str) -> HttpResponse:
     entry, integration = integration_in_any_state_or_404(request, kind)
@@ -49,7 +49,7 @@ def integration_logs(request: HttpRequest, kind: str) -> HttpResponse:
     })
 
 
-@tenant_admin_required
+@console_reader_required
 @require_GET
 def integration_log_detail(request: HttpRequest, kind: str, request_id: int) -> HttpResponse:
     entry, integration = integration_in_any_state_or_404(request, kind)

@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from directory.console_actor import console_actor
-from directory.permissions import tenant_admin_required
+from directory.permissions import console_reader_required, tenant_admin_required
 from directory.sudo import sudo_required
 from provisioning import services as provisioning_services
 from provisioning.models import Integration, SsoAuthnRequest, SsoSignIn
@@ -114,7 +114,7 @@ def sso_test_start(request: HttpRequest, kind: str) -> HttpResponse:
                         force_authn=True)
 
 
-@tenant_admin_required
+@console_reader_required
 @require_GET
 def sso_test_result(request: HttpRequest, kind: str, reference: str) -> HttpResponse:
     entry, integration = integration_in_any_state_or_404(request, kind)
@@ -128,7 +128,7 @@ def sso_test_result(request: HttpRequest, kind: str, reference: str) -> HttpResp
     })
 
 
-@tenant_admin_required
+@console_reader_required
 @require_GET
 def sso_log(request: HttpRequest, kind: str) -> HttpResponse:
     entry, integration = integration_in_any_state_or_404(request, kind)

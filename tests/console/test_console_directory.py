@@ -1,4 +1,4 @@
-"""People and Groups as admins see them: lists, pages, editing, the admin role, tenant walls."""
+"""People and Groups as admins see them: lists, pages, editing, the console role, tenant walls."""
 
 from __future__ import annotations
 
@@ -110,27 +110,27 @@ def test_console_people_can_be_edited_with_errors_next_to_fields(admin_client, m
     assert response.status_code == 400 and "Enter a valid email address" in response.content.decode()
 
 
-def test_admin_role_grant_and_revoke_and_the_last_admin(admin_client, admin, member):
+def test_console_role_grant_and_removal_and_the_last_admin(admin_client, admin, member):
     enter_sudo(admin_client)
-    url = reverse("directory:person-admin-role", args=[member.pk])
-    assert admin_client.post(url, {"role": "grant"}).status_code == 302
+    url = reverse("directory:person-role", args=[member.pk])
+    assert admin_client.post(url, {"role": "admin"}).status_code == 302
     member.refresh_from_db()
-    assert member.is_tenant_admin
-    assert admin_client.post(url, {"role": "revoke"}).status_code == 302
+    assert member.role == "admin" and member.console_role == "admin" and member.console_role_by_id == admin.pk
+    assert admin_client.post(url, {"role": ""}).status_code == 302
     member.refresh_from_db()
-    assert not member.is_tenant_admin
-    response = admin_client.post(reverse("directory:person-admin-role", args=[admin.pk]), {"role": "revoke"})
+    assert member.role == "member" and member.console_role is None
+    response = admin_client.post(reverse("directory:person-role", args=[admin.pk]), {"role": "auditor"})
     assert response.status_code == 400
     assert "You are the last admin" in response.content.decode()
     admin.refresh_from_db()
-    assert admin.is_tenant_admin
+    assert admin.role == "admin" and admin.console_role == "admin"
 
 
-def test_admin_role_changes_ask_for_the_password(admin_client, member):
-    response = admin_client.post(reverse("directory:person-admin-role", args=[member.pk]), {"role": "grant"})
+def test_console_role_changes_ask_for_the_password(admin_client, member):
+    response = admin_client.post(reverse("directory:person-role", args=[member.pk]), {"role": "admin"})
     assert b"Confirm your password" in response.content
     member.refresh_from_db()
-    assert not member.is_tenant_admin
+    assert member.role == "member"
 
 
 def test_nothing_of_one_tenant_is_reachable_from_another(client, outsider, scim_person, group, member):
@@ -143,10 +143,10 @@ def test_nothing_of_one_tenant_is_reachable_from_another(client, outsider, scim_
     ):
         assert client.get(url).status_code == 404, url
     assert client.post(reverse("directory:person-edit", args=[member.pk]), {"user_name": "x"}).status_code == 404
-    response = client.post(reverse("directory:person-admin-role", args=[member.pk]), {"role": "grant"})
+    response = client.post(reverse("directory:person-role", args=[member.pk]), {"role": "admin"})
     assert response.status_code == 404
     member.refresh_from_db()
-    assert not member.is_tenant_admin and member.user_name == "mo.member@acme.example"
+    assert member.role == "member" and member.user_name == "mo.member@acme.example"
     for url in (reverse("directory:people"), reverse("directory:groups")):
         html = client.get(url).content.decode()
         assert "Sam Scim" not in html and "Finance" not in html and "Mo Member" not in html
@@ -164,7 +164,7 @@ def test_non_admins_get_403(client, member, admin, name, needs_id):
 def test_non_admins_cannot_change_roles(client, member, admin):
     client.force_login(member)
     enter_sudo(client)
-    response = client.post(reverse("directory:person-admin-role", args=[member.pk]), {"role": "grant"})
+    response = client.post(reverse("directory:person-role", args=[member.pk]), {"role": "admin"})
     assert response.status_code == 403
 
 

@@ -33,7 +33,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
-from directory.models import AuditEvent, Group, Membership, Person
+from directory.models import AppRoleMapping, AuditEvent, Group, Membership, Person
 from provisioning.models import Integration, Notification, ScimRequest, ScimToken, SsoCertificate, SsoConfig
 from provisioning.request_log_writer import writer
 from tests.conftest import make_person
@@ -105,6 +105,12 @@ def build_world(tenant, admin, other_tenant, outsider) -> tuple[Side, Side]:
     revoked, _ = services.token_issue(integration=a.tokens[0].integration, actor=Actor.system("test"))
     services.token_revoke(token=revoked, actor=Actor.system("test"))
     a.tokens.append(revoked)
+    # A's roles: its group's "Role for members" and an app-role mapping, which B may neither see nor change.
+    from directory import services as directory_services
+
+    directory_services.group_role_set(group=a.groups[0], role="auditor", actor=Actor.system("test"))
+    directory_services.app_role_mapping_set(tenant=tenant, integration_kind="azure", value="A-Mapped-Role",
+                                            role="auditor", actor=Actor.system("test"))
     b = _populate(Side(other_tenant, outsider, issue_token(other_tenant)),
                   domain="globex.example", group_name="B-Own-Group")
     return a, b
@@ -117,7 +123,8 @@ def world(db, tenant, admin, other_tenant, outsider) -> tuple[Side, Side]:
 
 def markers(a: Side) -> list[str]:
     """Strings only tenant A's data contains; none may appear in anything B is shown."""
-    return ["acme.example", a.tenant.name, "A-Wall-Group", *(t.prefix for t in a.tokens)]
+    return ["acme.example", a.tenant.name, "A-Wall-Group", "A-Mapped-Role", "a-mapped-role",
+            *(t.prefix for t in a.tokens)]
 
 
 def snapshot(tenant) -> dict[str, list]:
@@ -132,6 +139,7 @@ def snapshot(tenant) -> dict[str, list]:
         "audit": sorted(map(str, AuditEvent.objects.filter(tenant=tenant).values())),
         "notifications": sorted(map(str, Notification.objects.filter(tenant=tenant).values())),
         # The settings, not the failure-alert state (a refused sign-in at A's ACS moves A's own alert).
+        "app_role_mappings": sorted(map(str, AppRoleMapping.objects.filter(tenant=tenant).values())),
         "sso_configs": sorted(map(str, SsoConfig.objects.filter(integration__tenant=tenant).values(
             "id", "integration_id", "idp_entity_id", "login_url", "require_sso", "create_people"))),
         "sso_certificates": sorted(map(str, SsoCertificate.objects.filter(
@@ -180,15 +188,20 @@ PERSON_EDIT = {"user_name": "stolen@globex.example", "display_name": "Stolen", "
 ROUTES: dict[str, Route] = {
     "directory:person-detail": Route(frozenset({"person_id"}), _people),
     "directory:person-edit": Route(frozenset({"person_id"}), _people, data=PERSON_EDIT),
-    "directory:person-admin-role": Route(frozenset({"person_id"}), _people, data={"role": "grant"}),
+    "directory:person-role": Route(frozenset({"person_id"}), _people, data={"role": "admin"}),
     "directory:directory-person": Route(frozenset({"person_id"}), _people, methods=("GET",)),
     "directory:group-detail": Route(frozenset({"group_id"}), lambda s: [{"group_id": g.pk} for g in s.groups]),
+    "directory:group-role": Route(frozenset({"group_id"}), lambda s: [{"group_id": g.pk} for g in s.groups],
+                                  methods=("POST",), data={"role": "admin"}),
     "provisioning:integration-detail": Route(frozenset({"kind"}), _kinds, scope="kind"),
     "provisioning:integration-activate": Route(frozenset({"kind"}), _kinds, scope="kind",
                                                data={"notification_email": "it@globex.example"}),
     "provisioning:integration-deactivate": Route(frozenset({"kind"}), _kinds, scope="kind"),
     "provisioning:integration-notifications": Route(frozenset({"kind"}), _kinds, scope="kind",
                                                     data={"notification_email": "it@globex.example"}),
+    "provisioning:integration-role-mapping": Route(frozenset({"kind"}), _kinds, scope="kind", methods=("POST",),
+                                                   data={"value": ["Admin", "User"], "role": ["member", "admin"],
+                                                         "new_value": "Posted-Role", "new_role": "admin"}),
     "provisioning:token-generate": Route(frozenset({"kind"}), _kinds, scope="kind", data={"label": "B's"}),
     "provisioning:integration-logs": Route(frozenset({"kind"}), _kinds, scope="kind"),
     "provisioning:token-rotate": Route(frozenset({"kind", "token_id"}), _tokens, data={"grace": "0"}),
