@@ -23,6 +23,7 @@ ACTION_LABELS: dict[str, str] = {
     "person.deactivated": "Person deactivated",
     "person.reactivated": "Person reactivated",
     "person.deleted": "Person deleted",
+    "person.password_set": "Password set",
     "group.created": "Group created",
     "group.renamed": "Group renamed",
     "group.updated": "Group updated",
