@@ -1,33 +1,41 @@
-"""Processes of a benchmark run: databases, gunicorn servers, a Celery worker, memory sampling."""
+"""A benchmark run's databases, gunicorn servers, Celery worker, CPU and memory meters (bench/processes.py starts
+and stops processes for it and for the tests)."""
 
 from __future__ import annotations
 
-import http.client
 import os
 import runpy
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import processes
+from bench.processes import (
+    GUNICORN_CONF,
+    ROOT,
+    children,
+    cpu_seconds,
+    environment_of,
+    free_port,
+    gunicorn_command,
+    status_kb,
+    terminate,
+    wait_for_children,
+    wait_until_answering,
+)
+
 PY = sys.executable
 
 
 def database_name(url: str) -> str:
     return urlsplit(url).path.lstrip("/")
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
 
 
 def _admin_url(url: str) -> str:
@@ -61,19 +69,29 @@ def drop_database(url: str) -> None:
         print(f"warning: database {database_name(url)} not dropped: {exc}", file=sys.stderr)
 
 
-def autovacuum_enabled(url: str) -> bool:
+def setting(url: str, name: str) -> str:
+    """A setting of the PostgreSQL server of ``url`` (``SHOW``)."""
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect(_admin_url(url), autocommit=True) as conn:
-        return str(conn.execute("SHOW autovacuum").fetchone()[0]).lower() == "on"
+        return str(conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()[0])
 
 
 def analyze(url: str) -> None:
-    """ANALYZE the whole database of ``url`` (autovacuum's statistics pass, run on demand)."""
+    """ANALYZE the whole database of ``url`` (autovacuum's statistics pass, run on demand).
+
+    Returns once the backend that ran it is gone and reaped, so its CPU is not
+    counted in a measurement that starts next (``Cluster.cpu_seconds`` counts
+    a process when the postmaster reaps it)."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("ANALYZE")
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def request_log_rows(url: str, slug: str, expected: int, settle: float = 3.0) -> int:
@@ -96,19 +114,6 @@ def request_log_rows(url: str, slug: str, expected: int, settle: float = 3.0) ->
             if rows != last:
                 last, since = rows, time.monotonic()
             time.sleep(0.1)
-
-
-def postgres_version(url: str) -> str:
-    import psycopg
-
-    with psycopg.connect(_admin_url(url), autocommit=True) as conn:
-        return str(conn.execute("SHOW server_version").fetchone()[0])
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run(env: dict[str, str], *args: str) -> str:
@@ -149,20 +154,6 @@ def issue_token(env: dict[str, str], slug: str, name: str) -> str:
     return token
 
 
-def terminate(process: subprocess.Popen | None) -> None:
-    """Stop a child process politely, then for good after 20 seconds."""
-    if process is not None and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-GUNICORN_CONF = ROOT / "gunicorn.conf.py"
-
-
 def gunicorn_production_settings() -> dict[str, Any]:
     """The workers, worker class and threads production runs with (gunicorn.conf.py, read as gunicorn reads it)."""
     conf = runpy.run_path(str(GUNICORN_CONF))
@@ -179,33 +170,30 @@ class Server:
                  threads: int, query_count: bool, port: int | None = None) -> None:
         self.name = name
         self.port = port or free_port()
+        self.workers = workers
         self.env = {**env, "BENCH_WSGI_MODULE": wsgi_module, "BENCH_QUERY_COUNT": "1" if query_count else "0"}
-        self.args = ["-c", str(GUNICORN_CONF), "-w", str(workers), "-k", worker_class, "--threads", str(threads),
-                     "-b", f"127.0.0.1:{self.port}", "--backlog", "2048"]  # timeout: gunicorn.conf.py
+        self.args = ["-w", str(workers), "-k", worker_class, "--threads", str(threads),
+                     "--backlog", "2048"]  # timeout: gunicorn.conf.py
         self.process: subprocess.Popen | None = None
         self.log = tempfile.NamedTemporaryFile(prefix=f"spaceiq-bench-{name}-", suffix=".log", delete=False)  # noqa: SIM115
         self.memory = MemorySampler()
 
     def start(self, probe_path: str, token: str, timeout: float = 60) -> None:
-        self.process = subprocess.Popen([PY, "-m", "gunicorn", "bench.wsgi", *self.args], cwd=ROOT, env=self.env,
-                                        stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"{self.name}: gunicorn exited ({self.process.returncode}); log {self.log.name}:\n"
-                                 + self.tail())
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", probe_path, headers={"Authorization": f"Bearer {token}"})
-                status = conn.getresponse().status
-                conn.close()
-                if status == 200:
-                    self.memory.start(self.process.pid)
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit(f"{self.name}: gunicorn did not answer within {timeout:.0f}s; log:\n" + self.tail())
+        self.process = subprocess.Popen(gunicorn_command("bench.wsgi", self.port, *self.args), cwd=ROOT,
+                                        env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            wait_until_answering(self.process, self.port, probe_path, headers={"Authorization": f"Bearer {token}"},
+                                 timeout=timeout, name=f"{self.name}: gunicorn", output=self.tail)
+        except RuntimeError as exc:
+            raise SystemExit(f"{exc}\n(log {self.log.name})") from None
+        self.memory.start(self.process.pid)
+
+    def running_workers(self) -> dict[str, Any]:
+        """The workers gunicorn runs (all of them started) and whether each has REDIS_URL: what the run reports."""
+        assert self.process is not None
+        pids = wait_for_children(self.process.pid, self.workers)
+        return {"workers": len(pids),
+                "redis_url_set": bool(pids) and all(environment_of(pid).get("REDIS_URL") for pid in pids)}
 
     def tail(self, chars: int = 4000) -> str:
         return Path(self.log.name).read_text(errors="replace")[-chars:]
@@ -214,68 +202,63 @@ class Server:
         self.memory.stop()
         terminate(self.process)
         self.log.close()
-
-
-def _status_kb(pid: int, key: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
-def children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (None once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        Path(self.log.name).unlink(missing_ok=True)
 
 
 class CpuMeter:
-    """CPU time one server costs the machine: its gunicorn workers and the PostgreSQL backends of its database.
+    """CPU time one server costs the machine: its gunicorn workers and PostgreSQL.
 
-    The client's CPU, gunicorn's master and the kernel's loopback work are left
-    out: they are the same for both servers, and the throughput ratio already
-    includes them. Processes that start during a measurement count from zero;
-    PostgreSQL backends are found through ``pg_stat_activity`` (this meter's own
-    connection excluded).
+    PostgreSQL is counted twice over: the backends of the server's database
+    (found through ``pg_stat_activity``, this meter's own connection
+    excluded), and, with ``postgres_cpu`` (bench/postgres.py's
+    ``Cluster.cpu_seconds``), every process of the run's own cluster:
+    backends, autovacuum workers, the WAL writer, the checkpointer. The
+    servers run one after the other, so the whole cluster's CPU during a
+    server's phases is that server's: the work autovacuum does for it
+    included. The client's CPU, gunicorn's master and the kernel's loopback
+    work are left out: they are the same for both servers, and the
+    throughput ratio already includes them. Processes that start during a
+    measurement count from zero.
     """
 
-    def __init__(self, master: int, database_url: str) -> None:
+    def __init__(self, master: int, database_url: str, postgres_cpu: Callable[[], float] | None = None) -> None:
         import psycopg
 
         self.master = master
         self.database = database_name(database_url)
         self.conn = psycopg.connect(_admin_url(database_url), autocommit=True)
+        self.postgres_cpu = postgres_cpu
         self.workers = 0.0
-        self.postgres = 0.0
+        self.backends = 0.0
+        self.cluster = 0.0
+        self.windows: list[tuple[float, float]] = []  # each measurement's start and end, seconds since the epoch
 
-    def _snapshot(self) -> tuple[dict[int, float], dict[int, float]]:
+    def _snapshot(self) -> tuple[dict[int, float], dict[int, float], float]:
         backends = [row[0] for row in self.conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [self.database])]
-        workers = {pid: cpu for pid in children(self.master) if (cpu := _cpu_seconds(pid)) is not None}
-        postgres = {pid: cpu for pid in backends if (cpu := _cpu_seconds(pid)) is not None}
-        return workers, postgres
+        workers = {pid: cpu for pid in children(self.master) if (cpu := cpu_seconds(pid)) is not None}
+        postgres = {pid: cpu for pid in backends if (cpu := cpu_seconds(pid)) is not None}
+        return workers, postgres, self.postgres_cpu() if self.postgres_cpu else 0.0
 
     def start(self) -> None:
         self._before = self._snapshot()
+        self._started = time.time()
 
     def stop(self) -> None:
-        workers, postgres = self._snapshot()
+        self.windows.append((self._started, time.time()))
+        workers, backends, cluster = self._snapshot()
         self.workers += sum(cpu - self._before[0].get(pid, 0.0) for pid, cpu in workers.items())
-        self.postgres += sum(cpu - self._before[1].get(pid, 0.0) for pid, cpu in postgres.items())
+        self.backends += sum(cpu - self._before[1].get(pid, 0.0) for pid, cpu in backends.items())
+        self.cluster += cluster - self._before[2]
+
+    @property
+    def postgres(self) -> float:
+        """PostgreSQL's CPU: the whole cluster's when known, else the database's backends'."""
+        return self.cluster if self.postgres_cpu else self.backends
+
+    def seconds(self) -> dict[str, float]:
+        return {"workers_s": round(self.workers, 3), "postgres_s": round(self.postgres, 3),
+                "postgres_backends_s": round(self.backends, 3)}
 
     def close(self) -> None:
         self.conn.close()
@@ -300,7 +283,7 @@ class MemorySampler:
         if self.master is None:
             return
         for pid in children(self.master):
-            kb = max(_status_kb(pid, "VmHWM"), _status_kb(pid, "VmRSS"))
+            kb = max(status_kb(pid, "VmHWM"), status_kb(pid, "VmRSS"))
             if kb:
                 self.peaks[pid] = max(self.peaks.get(pid, 0), kb)
 
@@ -314,45 +297,26 @@ class MemorySampler:
         if self._thread is not None:
             self._thread.join(timeout=2)
 
-    def summary(self) -> dict[str, float]:
+    def summary(self) -> dict[str, Any]:
         mb = sorted((kb / 1024 for kb in self.peaks.values()), reverse=True)
         return {"workers_seen": len(mb), "peak_rss_mb_max": round(mb[0], 1) if mb else 0.0,
                 "peak_rss_mb_each": [round(v, 1) for v in mb]}
 
 
-class CeleryWorker:
-    """A real Celery worker on Redis, consuming only this run's own queue."""
+class CeleryWorker(processes.CeleryWorker):
+    """A real Celery worker on Redis, consuming only this run's own queue (emptied when it stops)."""
 
     def __init__(self, env: dict[str, str], queue: str) -> None:
-        self.env, self.queue = env, queue
-        self.process: subprocess.Popen | None = None
-        self.lines: list[str] = []
+        super().__init__({**env, "LOG_LEVEL": "INFO"}, queue, name="bench")
 
     def start(self, timeout: float = 60) -> None:
-        self.process = subprocess.Popen(
-            [PY, "-m", "celery", "-A", "spaceiq_site", "worker", "-Q", self.queue, "--pool=solo",
-             "--concurrency=1", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-             "--without-heartbeat", "-n", f"bench-{uuid.uuid4().hex[:6]}@%h"],
-            cwd=ROOT, env={**self.env, "LOG_LEVEL": "INFO"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True,
-        )
-        ready = threading.Event()
+        try:
+            super().start(timeout)
+        except RuntimeError as exc:
+            raise SystemExit(str(exc)) from None
 
-        def pump() -> None:
-            assert self.process is not None and self.process.stdout is not None
-            for line in self.process.stdout:
-                self.lines.append(line)
-                del self.lines[:-200]
-                if " ready." in line:
-                    ready.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        if not ready.wait(timeout):
-            self.stop()
-            raise SystemExit("Celery worker did not start:\n" + "".join(self.lines[-40:]))
-
-    def stop(self) -> None:
-        terminate(self.process)
+    def stop(self, kill: bool = False) -> None:
+        super().stop(kill)
         try:
             import redis
 

@@ -33,6 +33,9 @@ GROUP_SCHEMAS = ["urn:ietf:params:scim:schemas:core:2.0:Group",
                  "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"]
 
 
+PHASES = ("initial", "incremental", "deprovisioning")
+
+
 @dataclass
 class Target:
     """One server under test."""
@@ -43,7 +46,7 @@ class Target:
     prefix: str  # "/scim" (ours) or "/scim/v2" (django-scim2's documented mount)
     token: str
     group_patch_status: tuple[int, ...] = (204, 200)
-    # Run before each phase, untimed (bench/run.py: the statistics pass autovacuum would make).
+    # Run before each phase, untimed (bench/run.py --autovacuum-off: the statistics pass autovacuum would make).
     before_phase: Callable[[], None] | None = None
     # Ask the server for its SQL count and time per request (the counted pass; bench/wsgi.py).
     count_queries: bool = False
@@ -122,41 +125,31 @@ def _probe(recorder: Recorder) -> Callable[[Client], None]:
     return task
 
 
-def replay(target: Target, plan: Plan, *, flavour: str) -> tuple[list[Recorder], dict[str, Any]]:
-    """Initial, incremental and deprovisioning cycles; returns their recorders and what was created."""
+def replay(target: Target, plan: Plan, *, flavour: str, meter: Any = None) -> list[Recorder]:
+    """Initial, incremental and deprovisioning cycles, one after the other; returns their recorders.
+
+    Before each phase, untimed and unmetered, ``target.prepare()``; a
+    ``meter`` (harness.CpuMeter) adds up the CPU the server spends during the
+    phases themselves."""
+    recorders = []
     phases = replay_phases(target, plan, flavour=flavour)
-    return list(phases), {}
-
-
-def interleaved(first: tuple[Target, Plan], second: tuple[Target, Plan], *, flavour: str,
-                meters: tuple[Any, Any] | None = None) -> tuple[list[Recorder], list[Recorder]]:
-    """The same replay against two servers, phase by phase in alternation (A1 B1 A2 B2 A3 B3),
-    so both see the machine in the same state as closely as a shared machine allows.
-
-    ``meters`` (harness.CpuMeter, one per server) add up the CPU each server's
-    processes spend during its own phases."""
-    runs = [(replay_phases(*first, flavour=flavour), []), (replay_phases(*second, flavour=flavour), [])]
-    while True:
-        for i, (phases, recorders) in enumerate(runs):
-            meter = meters[i] if meters else None
-            if meter:
-                meter.start()
-            phase = next(phases, None)
-            if meter:
-                meter.stop()
-            if phase is None:
-                return runs[0][1], runs[1][1]
-            recorders.append(phase)
+    for _ in PHASES:
+        target.prepare()
+        if meter:
+            meter.start()
+        recorders.append(next(phases))
+        if meter:
+            meter.stop()
+    return recorders
 
 
 def replay_phases(target: Target, plan: Plan, *, flavour: str) -> Iterator[Recorder]:
-    """The cycle as a generator: each phase runs when asked for, and yields its recorder."""
+    """The cycle as a generator: each phase runs when asked for, and yields its recorder (``replay`` drives it)."""
     full = flavour == "full"
     ids: list[str | None] = [None] * plan.users
     group_ids: list[str | None] = [None] * plan.groups
 
     # --- initial cycle: users, then groups ----------------------------------------------
-    target.prepare()
     initial = Recorder("initial")
 
     def create_user(i: int) -> Callable[[Client], None]:
@@ -200,7 +193,6 @@ def replay_phases(target: Target, plan: Plan, *, flavour: str) -> Iterator[Recor
     yield initial
 
     # --- incremental cycle: GET, then one PATCH of the differences; probes ---------------------
-    target.prepare()
     incremental = Recorder("incremental")
 
     def update_user(i: int) -> Callable[[Client], None]:
@@ -236,7 +228,6 @@ def replay_phases(target: Target, plan: Plan, *, flavour: str) -> Iterator[Recor
     yield incremental
 
     # --- deprovisioning: disable 10 %, hard-delete 2 % ------------------------------------------
-    target.prepare()
     deprovisioning = Recorder("deprovisioning")
     disable_count = max(1, plan.users // 10) if plan.users else 0
     delete_count = max(1, plan.users // 50) if plan.users > disable_count else 0

@@ -153,12 +153,12 @@ def _seed(env: dict[str, str], slug: str, people: int, groups: int, big: int) ->
     return json.loads(out.strip().splitlines()[-1])
 
 
-def run_scale(args: Any, start_ours: Callable) -> dict[str, Any]:
+def run_scale(args: Any, start_ours: Callable, database_url: str) -> dict[str, Any]:
     queue = f"spaceiq-bench-{uuid.uuid4().hex[:8]}"
     small_n, large_n = args.scale_small, args.scale_people
     big_small = max(1, min(args.scale_big_group * small_n // max(large_n, 1), small_n))
     big_large = min(args.scale_big_group, large_n)
-    env, token, worker, server = start_ours(args, args.database_url, queue, "scale-small")
+    env, token, worker, server = start_ours(args, database_url, queue, "scale-small")
     sizes: dict[str, Any] = {}
     clients: list[Client] = []
     try:
@@ -182,8 +182,8 @@ def run_scale(args: Any, start_ours: Callable) -> dict[str, Any]:
             client.close()
         server.stop()
         worker.stop()
-        if not args.keep_database:
-            harness.drop_database(args.database_url)
+        if not args.keep_cluster:
+            harness.drop_database(database_url)
 
     small, large = sizes["scale-small"]["operations"], sizes["scale-large"]["operations"]
     ratios: dict[str, Any] = {}

@@ -18,7 +18,7 @@ through SCIM are the ones who sign in:
    on its own keep-alive connection, as a browser posts Entra's
    auto-submitting form: ``application/x-www-form-urlencoded`` ``SAMLResponse``,
    no cookies. A 303 to "/" is a sign-in; anything else is an error. The
-   server's CPU (gunicorn workers and PostgreSQL backends, harness.CpuMeter)
+   server's CPU (gunicorn workers and PostgreSQL, harness.CpuMeter)
    and the load generator's own CPU are read around it;
 5. ``python -m bench.sso bare FILE`` validates a sample of the same responses
    in one process with python3-saml alone (``OneLogin_Saml2_Response(...)
@@ -248,6 +248,7 @@ class Storm:
     concurrency: int
     count: bool
     before_phase: Callable[[], None] | None = None
+    postgres_cpu: Callable[[], float] | None = None  # bench/postgres.py's Cluster.cpu_seconds
 
 
 def run_storm(storm: Storm) -> dict[str, Any]:
@@ -282,7 +283,7 @@ def run_storm(storm: Storm) -> dict[str, Any]:
     if storm.before_phase is not None:
         storm.before_phase()
     recorder = Recorder("sso-storm")
-    meter = harness.CpuMeter(storm.master_pid, storm.database_url)
+    meter = harness.CpuMeter(storm.master_pid, storm.database_url, storm.postgres_cpu)
     try:
         meter.start()
         client_cpu = time.process_time()
@@ -305,7 +306,8 @@ def run_storm(storm: Storm) -> dict[str, Any]:
     summary.pop("kinds")
     n = summary["requests"]
     per = 1000 / n if n else 0.0
-    cpu = {"workers_ms": round(meter.workers * per, 3), "postgres_ms": round(meter.postgres * per, 3)}
+    cpu = {"workers_ms": round(meter.workers * per, 3), "postgres_ms": round(meter.postgres * per, 3),
+           "postgres_backends_ms": round(meter.backends * per, 3)}
     cpu["total_ms"] = round(cpu["workers_ms"] + cpu["postgres_ms"], 3)
     cpu["client_ms"] = round(client_cpu * per, 3)
     counts = [s.queries for s in counted_recorder.samples if s.queries is not None]

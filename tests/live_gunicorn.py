@@ -1,15 +1,20 @@
-"""A gunicorn server of the app for tests that need several real worker processes."""
+"""A gunicorn server of the app for tests that need several real worker processes.
+
+Started, awaited and stopped with the benchmark's process helpers
+(bench/processes.py), under production's gunicorn.conf.py.
+"""
 
 from __future__ import annotations
 
 import http.client
 import os
 import subprocess
-import sys
 import threading
 import time
 
-from tests.conftest import ROOT, database_url_for_subprocess, stop_process
+from bench.processes import gunicorn_command, terminate, wait_until_answering
+from tests.conftest import ROOT
+from tests.processes import database_url_for_subprocess
 
 
 def app_env(settings, port: int, **overrides: str) -> dict[str, str]:
@@ -30,13 +35,12 @@ def app_env(settings, port: int, **overrides: str) -> dict[str, str]:
 
 class Gunicorn:
     def __init__(self, env: dict[str, str], port: int, *, workers: int, options: tuple[str, ...] = ()) -> None:
-        """Production's gunicorn.conf.py (read from ROOT), with ``workers`` and any further ``options``."""
+        """Production's gunicorn.conf.py, with ``workers`` and any further ``options``."""
         self.port = port
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "spaceiq_site.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-             "--access-logfile", "-", "--access-logformat", "access %(p)s %(s)s %(h)s", "--timeout", "60",
-             *options],
+            gunicorn_command("spaceiq_site.wsgi", port, "-w", str(workers), "--access-logfile", "-",
+                             "--access-logformat", "access %(p)s %(s)s %(h)s", "--timeout", "60", *options),
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         threading.Thread(target=self._pump, daemon=True).start()
@@ -47,19 +51,11 @@ class Gunicorn:
             self.lines.append(line)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if request(self.port, "/accounts/sign-in/", None)[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("gunicorn did not start:\n" + "".join(self.lines[-40:]))
+        wait_until_answering(self.process, self.port, "/accounts/sign-in/", timeout=timeout,
+                             output=lambda: "".join(self.lines[-40:]))
 
     def stop(self) -> None:
-        stop_process(self.process)
+        terminate(self.process)
 
     def pids_answering(self, status: int, host: str) -> set[str]:
         pids = set()
