@@ -46,7 +46,7 @@ conformance: install
 # The Entra replay benchmark (bench/run.py): gunicorn, a Celery worker on Redis, and the
 # stock django-scim2 baseline, in three alternated rounds on a throwaway PostgreSQL cluster
 # of the run's own (PostgreSQL's defaults, autovacuum on; removed at the end); medians to
-# bench/results/latest.json and a row in bench/RESULTS.md. About 4 minutes on 2 quiet cores.
+# bench/results/latest.json and a row in bench/RESULTS.md. About 5 minutes on 2 cores.
 bench: install
 	REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 	$(PY) bench/run.py $(BENCH_ARGS)

@@ -360,8 +360,9 @@ def ours_turn(args: argparse.Namespace, cluster: Cluster, plan: Plan, *, storm: 
         if "common" in turn:
             print(f"  ours  common {brief(turn['common'])}")
         print(f"  ours  full   {brief(turn['full'])}")
+        turn["seconds"] = round(time.time() - started, 1)
         print(f"        {autovacuum_brief(turn['autovacuum'])}; request log: {turn['request_log']['rows']} rows for "
-              f"{turn['request_log']['requests']} requests", flush=True)
+              f"{turn['request_log']['requests']} requests; turn {turn['seconds']:.0f} s", flush=True)
         if storm and args.sso_signins != 0:
             # After every SCIM figure of ours, so none is measured with sign-ins in the tables; its
             # people are those the full replay provisioned in the tenant "bench".
@@ -408,8 +409,9 @@ def stock_turn(args: argparse.Namespace, cluster: Cluster, plan: Plan) -> dict[s
                                       count=not args.no_query_count, meter=meter)
         meter.close()
         turn["autovacuum"] = autovacuum_during(cluster, mark, started, {"common": turn["common"]["windows"]})
+        turn["seconds"] = round(time.time() - started, 1)
         print(f"  stock common {brief(turn['common'])}")
-        print(f"        {autovacuum_brief(turn['autovacuum'])}", flush=True)
+        print(f"        {autovacuum_brief(turn['autovacuum'])}; turn {turn['seconds']:.0f} s", flush=True)
         server.memory.stop()
         turn["memory"] = server.memory.summary()
     finally:
