@@ -1,8 +1,8 @@
 """The morning sign-in storm: SAML sign-ins posted to the bench tenant's ACS URL (bench/run.py's SSO phase).
 
-It runs last, after every SCIM measurement (the replay and the stock
-comparison), against the same gunicorn, so the people the replay provisioned
-through SCIM are the ones who sign in:
+It runs once, on ours' last turn after its SCIM replays (so no SCIM figure
+is measured with sign-ins in the tables), against the same gunicorn, so the
+people the replay provisioned through SCIM are the ones who sign in:
 
 1. ``python -m bench.sso configure SLUG ...``, run with the app's environment
    like bench/seed.py, configures SAML on the tenant's Microsoft Entra ID
