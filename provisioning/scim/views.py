@@ -10,17 +10,16 @@ adapter mixin (adapters.py).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import uuid
 from abc import ABC, abstractmethod
 from typing import Any
 
-from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, InterfaceError, OperationalError
-from django.db.models import OuterRef, QuerySet
-from django.db.models.functions import JSONObject
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
@@ -47,6 +46,7 @@ from provisioning.scim.filter_parser import Compare, Path
 from provisioning.scim.filters import GROUPS, USERS, filter_parse
 from provisioning.scim.projection import Projection
 from spaceiq_site import postgresql
+from spaceiq_site.postgresql import reads
 
 logger = logging.getLogger(__name__)
 
@@ -146,23 +146,29 @@ class ScimViewMixin:
         return doc
 
 
-def _by_id(model: type[Person] | type[Group], pk: uuid.UUID, *, for_update: bool) -> QuerySet:
-    """One resource by primary key (every GET, PATCH and DELETE runs it).
+def _group_refs_sql() -> str:
+    """A user's groups as one JSON column: ``[{"value": group id, "display": name}, ...]`` in membership order."""
+    quote = connection.ops.quote_name
+    membership, group = quote(Membership._meta.db_table), quote(Group._meta.db_table)
+    return (f"SELECT COALESCE(JSONB_AGG(JSONB_BUILD_OBJECT('value', m.group_id, 'display', g.display_name) "  # noqa: S608
+            f"ORDER BY m.id), '[]') FROM {membership} m JOIN {group} g ON g.id = m.group_id "
+            f"WHERE m.person_id = {reads.ALIAS}.id")
+
+
+def _by_id(model: type[Person] | type[Group], pk: uuid.UUID, *, for_update: bool) -> Any:
+    """One resource by primary key, or None (every GET, PATCH and DELETE runs it).
 
     The primary key is the only condition, so the one plan is the primary-key
     index whatever the statistics say. The caller checks the tenant
-    (``object_by_id``).
+    (``object_by_id``). On PostgreSQL a user's groups come in the same
+    statement (UsersView.render): a GET by id, and the answer to a PATCH, are
+    one round trip, not two.
     """
+    if postgresql.in_use():
+        extra = {"scim_group_refs": _group_refs_sql()} if model is Person else None
+        return reads.by_pk(model, pk, for_update=for_update, extra=extra)
     qs = model.objects.filter(pk=pk)
-    if model is Person and postgresql.in_use():
-        # The user's groups in the same statement (UsersView.render): a GET by id, and
-        # the answer to a PATCH, are one round trip, not two.
-        qs = qs.annotate(scim_group_refs=ArraySubquery(
-            Membership.objects.filter(person_id=OuterRef("pk")).order_by("id")
-            .values(ref=JSONObject(value="group_id", display="group__display_name"))
-        ))
-    # No ORDER BY (.first() adds one): a primary-key lookup must never be planned as a scan in order.
-    return (qs.select_for_update() if for_update else qs).order_by()
+    return (qs.select_for_update() if for_update else qs).first()
 
 
 def _equality_page(model: type[Person] | type[Group], resource: Any, path: Path, value: str, *, tenant: int,
@@ -202,7 +208,7 @@ class ResourceView(ScimViewMixin, ABC):
     def object_by_id(self, *, for_update: bool) -> Any:
         raw = self.kwargs[self.lookup_url_kwarg]
         pk = as_uuid(raw)
-        obj = next(iter(_by_id(self.model, pk, for_update=for_update)), None) if pk else None
+        obj = _by_id(self.model, pk, for_update=for_update) if pk else None
         # The tenant wall: another tenant's id is as unknown as an id that does not exist.
         if obj is None or obj.tenant_id != self.request.tenant.pk:
             raise errors.not_found(self.kind, raw)
@@ -341,10 +347,25 @@ class ResourceView(ScimViewMixin, ABC):
         return self.written(adapter)
 
 
+@functools.cache
+def _memberships_sql(owner: str, other: str) -> str:
+    """One owner's (other id, other's display name) pairs in membership order, built once."""
+    quote = connection.ops.quote_name
+    other_table = quote((Group if other == "group_id" else Person)._meta.db_table)
+    # Names from the models' metadata; the owner's id is a parameter.
+    return (f"SELECT m.{other}, o.display_name FROM {quote(Membership._meta.db_table)} m "  # noqa: S608
+            f"JOIN {other_table} o ON o.id = m.{other} WHERE m.{owner} = %s ORDER BY m.id")
+
+
 def _memberships_of(owner_ids: list[Any], owner: str, other: str, other_name: str) -> dict[Any, list[tuple]]:
     """(other id, name) pairs per owner id, in one query for a whole page."""
     grouped: dict[Any, list[tuple]] = {pk: [] for pk in owner_ids}
-    if owner_ids:
+    if len(owner_ids) == 1 and postgresql.in_use():
+        # One resource (a lookup's match, a group read by id): a statement built once, not a QuerySet.
+        with connection.cursor() as cursor:
+            cursor.execute(_memberships_sql(owner, other), [owner_ids[0]])
+            grouped[owner_ids[0]] = [tuple(row) for row in cursor.fetchall()]
+    elif owner_ids:
         rows = Membership.objects.filter(**{f"{owner}__in": owner_ids}).order_by("id")
         for owner_id, other_id, name in rows.values_list(owner, other, other_name):
             grouped[owner_id].append((other_id, name))
@@ -353,6 +374,8 @@ def _memberships_of(owner_ids: list[Any], owner: str, other: str, other_name: st
 
 def _group_refs(person: Person) -> list[tuple[Any, str]]:
     refs = getattr(person, "scim_group_refs", None) or []
+    if isinstance(refs, str):  # jsonb arrives as text, as Django's JSONField reads it
+        refs = json.loads(refs)
     return [(uuid.UUID(ref["value"]), ref["display"]) for ref in refs]
 
 
