@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import BooleanField, CharField, Exists, OuterRef, Q, TextField, Value
 from django.db.models.expressions import RawSQL
@@ -263,13 +263,13 @@ class _Resource(ABC):
         """The value as the attribute's column stores it (what compare_q compares with)."""
         return value
 
-    def equality(self, expr: Any) -> tuple[Any, bool] | None:
-        """``(value, unique)`` when ``expr`` is ``attr eq "string"`` on a plain string column.
+    def equality(self, expr: Any) -> Equality | None:
+        """The comparison when ``expr`` is ``attr eq "string"`` on a plain string column, else None.
 
         That is the shape of every Entra matching lookup (userName, externalId,
-        displayName): ``value`` as the column stores it, and ``unique`` whether
-        a per-tenant unique index holds at most one match, so the caller can
-        skip ORDER BY, LIMIT and COUNT. None for every other filter.
+        displayName): the same statement for every value, so the caller can
+        build it once; ``unique`` says whether a per-tenant unique index holds
+        at most one match (no ORDER BY, LIMIT or COUNT needed).
         """
         if not (isinstance(expr, Compare) and expr.op == "eq" and isinstance(expr.value, str)) or expr.path.sub:
             return None
@@ -280,7 +280,17 @@ class _Resource(ABC):
         )
         if not plain:
             return None
-        return self.canonical(attr, expr.value), attr.uniqueness == "server"
+        return Equality(attr.field or "external_id", attr.case_exact, self.canonical(attr, expr.value),
+                        attr.uniqueness == "server")
+
+
+class Equality(NamedTuple):
+    """``field = value`` (``LOWER(field) = LOWER(value)`` unless ``case_exact``), as ``_string_q`` compares."""
+
+    field: str
+    case_exact: bool
+    value: str
+    unique: bool
 
 
 class _UserResource(_Resource):

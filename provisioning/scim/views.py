@@ -43,7 +43,7 @@ from provisioning.scim.constants import (
 )
 from provisioning.scim.discovery import schema_docs, service_provider_config
 from provisioning.scim.filter_parser import Compare, Path
-from provisioning.scim.filters import GROUPS, USERS, filter_parse
+from provisioning.scim.filters import GROUPS, USERS, Equality, filter_parse
 from provisioning.scim.projection import Projection
 from spaceiq_site import postgresql
 from spaceiq_site.postgresql import reads
@@ -171,18 +171,23 @@ def _by_id(model: type[Person] | type[Group], pk: uuid.UUID, *, for_update: bool
     return (qs.select_for_update() if for_update else qs).first()
 
 
-def _equality_page(model: type[Person] | type[Group], resource: Any, path: Path, value: str, *, tenant: int,
-                   count: int, unique: bool) -> list[Any]:
+def _equality_page(model: type[Person] | type[Group], resource: Any, path: Path, equality: Equality, *,
+                   tenant: int, count: int) -> list[Any]:
     """The first page of ``path eq value`` for one tenant: Entra's matching lookup.
 
-    Built by the same translation as every other filter (``resource.to_q``),
-    so it matches exactly what the general path would. An attribute unique
-    per tenant (userName, a group's displayName) matches at most one row: no
-    ORDER BY and no LIMIT, which leaves PostgreSQL one plan, the unique
-    index, whatever its statistics say.
+    On PostgreSQL one statement built once per attribute
+    (spaceiq_site.postgresql.reads), comparing as ``resource.to_q`` does;
+    elsewhere that translation itself. An attribute unique per tenant
+    (userName, a group's displayName) matches at most one row: no ORDER BY
+    and no LIMIT, which leaves PostgreSQL one plan, the unique index,
+    whatever its statistics say.
     """
-    qs = model.objects.filter(tenant_id=tenant).filter(resource.to_q(Compare(path, "eq", value)))
-    return list(qs.order_by() if unique else qs.order_by("created", "id")[:count])
+    limit = None if equality.unique else count
+    if postgresql.in_use():
+        return reads.tenant_rows_equal(model, tenant_id=tenant, field=equality.field, value=equality.value,
+                                       case_exact=equality.case_exact, limit=limit)
+    qs = model.objects.filter(tenant_id=tenant).filter(resource.to_q(Compare(path, "eq", equality.value)))
+    return list(qs.order_by() if limit is None else qs.order_by("created", "id")[:limit])
 
 
 class ResourceView(ScimViewMixin, ABC):
@@ -256,9 +261,8 @@ class ResourceView(ScimViewMixin, ABC):
         if not count:
             objects = []
         elif equality is not None:
-            value, unique = equality
-            objects = _equality_page(self.model, self.resource, expr.path, value, tenant=self.request.tenant.pk,
-                                     count=count, unique=unique)
+            objects = _equality_page(self.model, self.resource, expr.path, equality, tenant=self.request.tenant.pk,
+                                     count=count)
         elif start == 1:
             objects = list(filtered().order_by("created", "id")[:count])
         else:

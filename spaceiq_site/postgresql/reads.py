@@ -40,3 +40,28 @@ def by_pk(model: type[M], pk: Any, *, for_update: bool = False, extra: dict[str,
     """
     sql = _by_pk_sql(model, for_update, tuple(sorted((extra or {}).items())))
     return next(iter(model._default_manager.raw(sql, [pk])), None)
+
+
+@functools.cache
+def _equal_sql(model: type[Model], field: str, case_exact: bool, limited: bool) -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(f"{ALIAS}.{quote(f.column)}" for f in model._meta.concrete_fields)
+    column = f"{ALIAS}.{quote(model._meta.get_field(field).column)}"
+    # LOWER on both sides, as the per-tenant unique indexes on LOWER(column) are built.
+    compare = f"{column} = %s" if case_exact else f"LOWER({column}) = LOWER(%s)"
+    tenant = f"{ALIAS}.{quote(model._meta.get_field('tenant').column)}"
+    sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} {ALIAS} WHERE {tenant} = %s AND {compare}"  # noqa: S608
+    if limited:
+        order = ", ".join(f"{ALIAS}.{quote(model._meta.get_field(name).column)}" for name in model._meta.ordering)
+        sql += f" ORDER BY {order} LIMIT %s"
+    return sql
+
+
+def tenant_rows_equal(model: type[M], *, tenant_id: int, field: str, value: str, case_exact: bool,
+                      limit: int | None = None) -> list[M]:
+    """One tenant's rows of ``model`` whose ``field`` equals ``value`` (case-insensitively unless
+    ``case_exact``); with ``limit``, the first ``limit`` of them in the model's ``Meta.ordering``,
+    without (an attribute unique per tenant) in no particular order."""
+    sql = _equal_sql(model, field, case_exact, limit is not None)
+    params: list[Any] = [tenant_id, value] + ([limit] if limit is not None else [])
+    return list(model._default_manager.raw(sql, params))
