@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import threading
 
+# Child processes are started and stopped as the benchmark does it.
+from bench.processes import free_port
+from bench.processes import terminate as stop_process
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["concurrently", "database_url_for_subprocess", "free_port", "stop_process"]
 
 
 def database_url_for_subprocess() -> str:
@@ -21,21 +19,6 @@ def database_url_for_subprocess() -> str:
     user = s.get("USER") or "postgres"
     password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
     return f"postgres://{user}{password}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
-
-
-def stop_process(process: subprocess.Popen | None, timeout: float = 20.0, kill: bool = False) -> None:
-    """Terminate (or kill) a child process and reap it; escalate to SIGKILL if it lingers."""
-    if process is None or process.poll() is not None:
-        return
-    if kill:
-        process.kill()
-    else:
-        process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def concurrently(target, *, threads: int, args: tuple = ()) -> None:
