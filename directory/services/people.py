@@ -205,6 +205,7 @@ def person_bulk_create(
     UniquenessConflict and nothing is written. People get no password.
     """
     created: list[Person] = []
+    attributes: list[list[str]] = []  # per person created: the attributes it was given, for its audit event
     manager_ids: set[Any] = set()
     for raw in people:
         values = dict(raw)
@@ -217,8 +218,8 @@ def person_bulk_create(
         person = Person(tenant=tenant, source=source, **values)
         person.work_email = _work_email(person.emails)
         person.set_unusable_password()
-        person._bulk_attributes = sorted(k for k, v in values.items() if v not in (None, [], ""))
         created.append(person)
+        attributes.append(sorted(k for k, v in values.items() if v not in (None, [], "")))
     if manager_ids:
         known = {str(pk) for pk in Person.objects.filter(
             tenant_id=tenant.pk, pk__in=list(manager_ids)).values_list("pk", flat=True)}
@@ -235,10 +236,10 @@ def person_bulk_create(
             AuditEvent(
                 tenant_id=tenant.pk, actor_label=actor.label[:255], actor_person_id=actor.person_id,
                 action="person.created", target_type="person", target_id=str(p.pk),
-                target_label=p.user_name[:512], details={"source": source, "attributes": p._bulk_attributes},
+                target_label=p.user_name[:512], details={"source": source, "attributes": given},
                 source_ip=actor.source_ip, request_id=actor.request_id[:64],
             )
-            for p in created
+            for p, given in zip(created, attributes, strict=True)
         ],
         batch_size=batch_size,
     )

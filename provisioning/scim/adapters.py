@@ -345,8 +345,9 @@ class ScimUser(ResourceMeta, scim_adapters.SCIMMixin):
 
     def __init__(self, obj: Person, request: Any = None, groups: list[tuple[Any, str]] | None = None) -> None:
         super().__init__(obj, request=request)
-        self._state: dict | None = None
-        self._replace = False
+        # What the recorded SCIM state writes: the directory changes, and the app roles when they
+        # changed (written apart: a change of role sources). None until a document or PATCH is recorded.
+        self.pending: tuple[dict[str, Any], list[dict] | None] | None = None
         self._groups = groups
         # Set by a caller that read ``obj`` without locking it: save() then writes only
         # if the row is still at this version (directory.services.person_update).
@@ -386,35 +387,31 @@ class ScimUser(ResourceMeta, scim_adapters.SCIMMixin):
 
     def from_dict(self, d: dict) -> None:
         """Record the document's state; written by ``save()``."""
-        self._state = state_from_document(d)
-        self._replace = not self.creating
+        self.pending = self.split_roles(changes_from_state(state_from_document(d), replace=not self.creating))
 
     def handle_operations(self, operations: Any) -> None:
         """Apply a PATCH to the user's SCIM state; written by ``save()``."""
-        self._state = _USER_ENGINE.apply(person_state(self.obj), operations)
-        self._replace = True
+        state = _USER_ENGINE.apply(person_state(self.obj), operations)
+        self.pending = self.split_roles(changes_from_state(state, replace=True))
 
-    def _roles_sent(self, changes: dict[str, Any]) -> list[dict] | None:
-        """Takes ``roles`` out of ``changes``; returns them when they differ from what is stored."""
+    def split_roles(self, changes: dict[str, Any]) -> tuple[dict[str, Any], list[dict] | None]:
+        """``changes`` without ``roles``, and the roles when they differ from what is stored."""
         roles = changes.pop("roles", None)
-        if roles is None or roles == ([] if self.creating else (self.obj.roles or [])):
-            return None
-        return roles
+        if roles is not None and roles == ([] if self.creating else (self.obj.roles or [])):
+            roles = None
+        return changes, roles
 
     def changes_app_roles(self) -> bool:
         """Whether the recorded state changes the app roles: a change of role sources, which
         recomputes the person's role, so it takes the view's locked path."""
-        if self._state is None:
-            return False
-        return self._roles_sent(changes_from_state(self._state, replace=self._replace)) is not None
+        return self.pending is not None and self.pending[1] is not None
 
     def save(self) -> None:
         """Validate the recorded state and call the directory's services: one for the attributes,
         and one for the app roles when they changed, in one transaction."""
-        if self._state is None:
+        if self.pending is None:
             return
-        changes = changes_from_state(self._state, replace=self._replace)
-        roles = self._roles_sent(changes)
+        changes, roles = self.pending
         actor = request_actor(self.request)
         try:
             with services.single_transaction() if roles is not None else nullcontext():
