@@ -14,11 +14,10 @@ def console(request: HttpRequest) -> dict[str, Any]:
     buttons that change something, which auditors never see."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"console_tenant": None, "console_role": None, "console_is_admin": False, "console_is_reader": False}
+        return {"console_tenant": None, "console_is_admin": False, "console_is_reader": False}
     role = console_role(user)
     return {
         "console_tenant": user.tenant,
-        "console_role": role,
         "console_is_admin": role == Role.ADMIN,
         "console_is_reader": role is not None,
     }

@@ -45,7 +45,7 @@ def person_get(*, tenant: Tenant, person_id: Any) -> Person | None:
     pk = as_uuid(person_id)
     if pk is None:
         return None
-    return Person.objects.select_related("manager").filter(tenant=tenant, pk=pk).first()
+    return Person.objects.select_related("manager", "console_role_by").filter(tenant=tenant, pk=pk).first()
 
 
 # --- The people directory: what every signed-in person of a tenant may see -------------

@@ -76,8 +76,7 @@ def _absolute(url_name: str, **kwargs: Any) -> str:
 
 def _admin_addresses(tenant: Tenant | int) -> list[str]:
     tenant_obj = tenant if isinstance(tenant, Tenant) else Tenant.objects.get(pk=tenant)
-    addresses = [p.primary_email or p.user_name for p in tenant_admins(tenant=tenant_obj).order_by("user_name")]
-    return sorted({a for a in addresses if a and "@" in a})
+    return sorted({a for p in tenant_admins(tenant=tenant_obj) for a in _person_address(p)})
 
 
 def _integration_context(integration: Integration) -> dict[str, Any]:
@@ -292,7 +291,7 @@ def _merged(*lists: list[str]) -> list[str]:
 def role_admin_changed(*, change: RoleChange) -> Notification | None:
     """Someone gained or lost Admin: to the tenant's admins (and to a person who lost it)."""
     person = change.person
-    to = _merged(_admin_addresses(person.tenant_id), [] if change.admin_gained else _person_address(person))
+    to = _merged(_admin_addresses(person.tenant), [] if change.admin_gained else _person_address(person))
     if not to:
         return None
     email = render_email("role_admin_changed", {

@@ -14,15 +14,9 @@ from django.db import IntegrityError, transaction
 from directory.models import Tenant
 from provisioning import notification_tasks
 from provisioning.models import Notification
-from provisioning.notification_delivery import DeliveryFailed, notification_deliver, pending_notification_ids
+from provisioning.notification_delivery import notification_deliver
 
-__all__ = [
-    "DeliveryFailed",
-    "RenderedEmail",
-    "notification_deliver",
-    "notification_queue",
-    "pending_notification_ids",
-]
+__all__ = ["RenderedEmail", "notification_deliver", "notification_queue"]
 
 logger = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from directory.audit import Actor
 from directory.role_notices import RoleChange, role_changed
 from directory.selectors import audit_events_for, kept_last_admins
 from provisioning import emails
+from provisioning.models import Notification
 
 # A kept admin and the Notification Email hear of it again once a day until another admin exists.
 REMIND_EVERY = timedelta(days=1)
@@ -41,13 +42,16 @@ def kept_admins_remind(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     queued = 0
     for person in kept_last_admins(kept_before=now - REMIND_EVERY):
+        dedupe_key = f"role-kept-reminder:{person.pk}:{now:%Y-%m-%d}"
+        if Notification.objects.filter(dedupe_key=dedupe_key).exists():
+            continue  # reminded today: the hourly beat finds it queued
         event = audit_events_for(tenant=person.tenant, target_id=person.pk).filter(
             action="role.kept_as_last_admin").first()  # the latest
         notice = emails.role_kept_as_last_admin(
             person=person, summary=event.details.get("cause", "") if event else "",
             actor_name=Actor(label=event.actor_label).name if event else "A change",
             since=person.kept_as_last_admin_since, integration_kind="",
-            dedupe_key=f"role-kept-reminder:{person.pk}:{now:%Y-%m-%d}", reminder=True,
+            dedupe_key=dedupe_key, reminder=True,
         )
         queued += notice is not None
     return queued

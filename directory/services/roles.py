@@ -55,10 +55,7 @@ class RoleSource:
     kind: str  # "console" | "app_role" | "group" | "last_admin"
     label: str
     group_id: uuid.UUID | None = None
-    app_role: str | None = None  # the value as sent
-    integration_kind: str | None = None
-    granted_by: str | None = None  # the label of the admin who granted a console role
-    at: datetime | None = None  # when a console role was granted, or since when kept as the last admin
+    at: datetime | None = None  # since when kept as the last admin
 
     @property
     def through(self) -> str:
@@ -102,13 +99,11 @@ def role_sources(person: Person, *, with_keep: bool = True) -> list[RoleSource]:
         sources.append(RoleSource(Role.ADMIN, "last_admin", "Kept as the last admin",
                                   at=person.kept_as_last_admin_since))
     if person.console_role:
-        by = (Person.objects.filter(pk=person.console_role_by_id).first()
-              if person.console_role_by_id else None)
+        by = person.console_role_by  # the admin who granted it (gone: None)
         words = "Granted in the console" + (f" by {by.label}" if by else "")
         if person.console_role_at:
             words += f" on {_day(person.console_role_at)}"
-        sources.append(RoleSource(Role(person.console_role), "console", words,
-                                  granted_by=by.label if by else None, at=person.console_role_at))
+        sources.append(RoleSource(Role(person.console_role), "console", words))
     groups = Group.objects.filter(memberships__person_id=person.pk, role__isnull=False).order_by("display_name")
     for group_id, name, role in groups.values_list("id", "display_name", "role"):
         sources.append(RoleSource(Role(role), "group", f"Member of group '{name}'", group_id=group_id))
@@ -118,8 +113,7 @@ def role_sources(person: Person, *, with_keep: bool = True) -> list[RoleSource]:
         provider = person.app_roles_provider or "your identity provider"
         for value in dict.fromkeys(values):  # each value once, as first sent
             sources.append(RoleSource(app_role_mapped(mapping, value), "app_role",
-                                      f"App role '{value}' from {provider}", app_role=value,
-                                      integration_kind=person.app_roles_kind))
+                                      f"App role '{value}' from {provider}"))
     sources.sort(key=lambda s: (-ROLE_RANK[s.role], _SOURCE_ORDER[s.kind]))
     return sources
 
@@ -165,7 +159,7 @@ def person_role_recompute(
     """
     # Locked, and read again: a concurrent change of another of this person's sources waits, then
     # recomputes from what this one committed.
-    row = Person.objects.select_for_update().get(pk=person.pk)
+    row = Person.objects.select_for_update(of=("self",)).select_related("console_role_by").get(pk=person.pk)
     sources = role_sources(row, with_keep=False)
     computed = effective_role(sources)
     old = Role(row.role)

@@ -128,7 +128,6 @@ def person_role(request: HttpRequest, person_id: Any) -> HttpResponse:
             "This is the last admin of this company. Make someone else an admin first."
         ))
         return render(request, "directory/people/detail.html", context, status=400)
-    person.refresh_from_db(fields=["role"])
     messages.success(request, f"Console role of {person.label}: {role.label if role else 'None'}. "
                               f"Their role is now {person.get_role_display()}.")
     if person.pk == request.user.pk and person.role != Role.ADMIN:

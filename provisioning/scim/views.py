@@ -47,6 +47,7 @@ from provisioning.scim.filters import GROUPS, USERS, Equality, filter_parse
 from provisioning.scim.projection import Projection
 from spaceiq_site import postgresql
 from spaceiq_site.postgresql import reads
+from spaceiq_site.postgresql.writes import fetch_all
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ class ScimViewMixin:
         return doc
 
 
+@functools.cache
 def _group_refs_sql() -> str:
     """A user's groups as one JSON column: ``[{"value": group id, "display": name}, ...]`` in membership order."""
     quote = connection.ops.quote_name
@@ -366,9 +368,7 @@ def _memberships_of(owner_ids: list[Any], owner: str, other: str, other_name: st
     grouped: dict[Any, list[tuple]] = {pk: [] for pk in owner_ids}
     if len(owner_ids) == 1 and postgresql.in_use():
         # One resource (a lookup's match, a group read by id): a statement built once, not a QuerySet.
-        with connection.cursor() as cursor:
-            cursor.execute(_memberships_sql(owner, other), [owner_ids[0]])
-            grouped[owner_ids[0]] = [tuple(row) for row in cursor.fetchall()]
+        grouped[owner_ids[0]] = fetch_all(_memberships_sql(owner, other), [owner_ids[0]])
     elif owner_ids:
         rows = Membership.objects.filter(**{f"{owner}__in": owner_ids}).order_by("id")
         for owner_id, other_id, name in rows.values_list(owner, other, other_name):
