@@ -278,6 +278,45 @@ class AuditEvent(models.Model):
         return f"{self.action} {self.target_label}"
 
 
+class ApiKey(models.Model):
+    """A key for the admin REST API (/api/v1/): read-only, for one tenant, with a scope.
+
+    Stored like a SCIM token (directory.keyed_secrets): the lookup prefix and a
+    keyed hash; the key itself is shown once, on the page that creates it.
+    """
+
+    class Scope(models.TextChoices):
+        DIRECTORY = "directory", "Read the directory"
+        LOGS = "logs", "Read logs and audit events"
+        ALL = "all", "Read the directory, logs and audit events"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    label = models.CharField(max_length=100)
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    prefix = models.CharField(max_length=16, db_index=True)
+    digest = models.CharField(max_length=64)
+    created = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return self.display
+
+    @property
+    def display(self) -> str:
+        """How the console and the audit trail name a key: its label and the start of the key."""
+        return f"{self.label} (siq_api_{self.prefix}…)"
+
+    def allows(self, scope: str) -> bool:
+        return self.scope in (scope, self.Scope.ALL)
+
+
 class PersonSession(models.Model):
     """A session a person signed in with (recorded on ``user_logged_in``, forgotten on ``user_logged_out``).
 

@@ -1,4 +1,4 @@
-"""Keeps SCIM tokens out of log records.
+"""Keeps SCIM tokens and API keys out of log records.
 
 A token pasted into a URL by a misconfigured client reaches Django's own log
 lines (``django.request``: "Not Found: /scim/Users/siq_scim_…"), whatever our
@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import logging
 
-# provisioning.tokens.TOKEN_PREFIX, spelled out: logging is configured before
-# the apps load, so this module must not import the models.
-_TOKEN_PREFIX = "siq_scim_"
+from directory.keyed_secrets import may_hold_secret, secrets_redact
 
 
 class RedactTokens(logging.Filter):
@@ -22,17 +20,13 @@ class RedactTokens(logging.Filter):
             message = record.getMessage()
         except Exception:  # a malformed record is the logging module's problem, not ours
             return True
-        if _TOKEN_PREFIX in message:
-            from provisioning.tokens import token_redact
-
-            record.msg, record.args = token_redact(message), ()
+        if may_hold_secret(message):
+            record.msg, record.args = secrets_redact(message), ()
         if record.exc_info and not record.exc_text:
             # Formatters reuse exc_text when set: render the traceback once, here, to check it.
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text and _TOKEN_PREFIX in record.exc_text:
-            from provisioning.tokens import token_redact
-
-            record.exc_text = token_redact(record.exc_text)
+        if record.exc_text and may_hold_secret(record.exc_text):
+            record.exc_text = secrets_redact(record.exc_text)
         return True
 
 

@@ -8,6 +8,7 @@ Callers import from here (``from directory import services``); the modules
 below are where each function lives.
 """
 
+from directory.services.api_keys import api_key_create, api_key_revoke
 from directory.services.groups import (
     group_create,
     group_delete,
@@ -54,6 +55,8 @@ __all__ = [
     "DEFAULT_APP_ROLE_MAPPING",
     "PERSON_ATTRIBUTES",
     "RoleSource",
+    "api_key_create",
+    "api_key_revoke",
     "app_role_mapping",
     "app_role_mapping_set",
     "canonical_user_name",

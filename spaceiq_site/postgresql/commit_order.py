@@ -1,0 +1,88 @@
+"""Event lists read in the order their rows became visible, so a poller never skips one.
+
+Ids are handed out when a row is inserted, not when its transaction commits:
+a transaction that inserted event 41 and commits after event 42's can make 41
+visible after a reader has already moved past 42. A cursor of ids alone then
+skips 41 for good.
+
+On PostgreSQL each event table has a ``commit_order`` column (added by a
+migration, unknown to the model) holding the inserting transaction's id,
+``pg_current_xact_id()``. A reader returns only rows whose transaction id is
+below its snapshot's ``xmin``: every transaction with a smaller id has ended
+(committed or rolled back), so no row can later appear below that line, and
+any transaction that has not written yet will get a larger id. Rows come in
+``(commit_order, id)`` order and the cursor is that pair. The price: one
+transaction left open for a long time holds the line back, and events after
+it wait (they are never lost).
+
+On SQLite (the demo) one writer holds the whole database at a time, so ids
+are assigned in commit order and the id alone is the cursor; ``commit_order``
+reads as 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+from django.db.models import BigIntegerField, BooleanField, QuerySet, Value
+from django.db.models.expressions import RawSQL
+
+from spaceiq_site.postgresql import in_use
+
+COLUMN = "commit_order"
+
+# Below this line every transaction has ended: rows under it can no longer appear or change order.
+_HORIZON = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+
+
+def column_add_sql(table: str, tenant_column: str) -> list[str]:
+    """The statements a migration runs to give ``table`` its commit order, and the index pollers read."""
+    quote = connection.ops.quote_name
+    return [
+        f"ALTER TABLE {quote(table)} ADD COLUMN {COLUMN} bigint NOT NULL "
+        "DEFAULT (pg_current_xact_id()::text::bigint)",
+        f"CREATE INDEX {quote(table + '_commit_order')} ON {quote(table)} ({quote(tenant_column)}, {COLUMN}, id)",
+    ]
+
+
+def in_commit_order(queryset: QuerySet, *, after: tuple[int, int] | None) -> QuerySet:
+    """``queryset`` as a poller reads it: rows settled for good, in commit order, after the cursor ``after``.
+
+    Each row carries ``commit_order`` (the first half of its cursor; ``id`` is the second).
+    """
+    table = connection.ops.quote_name(queryset.model._meta.db_table)
+    if not in_use():
+        queryset = queryset.annotate(commit_order=Value(0, output_field=BigIntegerField()))
+        if after is not None:
+            queryset = queryset.filter(id__gt=after[1])
+        return queryset.order_by("id")
+    # Table and column names from the model and this module; the cursor's values are parameters.
+    column = RawSQL(f"{table}.{COLUMN}", [], output_field=BigIntegerField())  # noqa: S611
+    queryset = queryset.annotate(commit_order=column)
+    queryset = queryset.filter(RawSQL(f"{table}.{COLUMN} < {_HORIZON}", [], output_field=BooleanField()))  # noqa: S611
+    if after is not None:
+        # A row comparison: PostgreSQL starts the index scan right after the cursor.
+        queryset = queryset.filter(
+            RawSQL(f"({table}.{COLUMN}, {table}.id) > (%s, %s)", list(after),  # noqa: S611
+                   output_field=BooleanField())
+        )
+    return queryset.order_by("commit_order", "id")
+
+
+def column_add_operation(tables: list[tuple[str, str]]) -> Any:
+    """A migration operation giving each ``(table, tenant column)`` its commit order; nothing on SQLite."""
+    from django.db import migrations
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            for table, tenant_column in tables:
+                for sql in column_add_sql(table, tenant_column):
+                    schema_editor.execute(sql)
+
+    def backwards(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            for table, _ in tables:
+                schema_editor.execute(f"ALTER TABLE {schema_editor.quote_name(table)} DROP COLUMN {COLUMN}")
+
+    return migrations.RunPython(forwards, backwards)
