@@ -12,7 +12,8 @@ from django.db.models.functions import Coalesce, Lower
 from directory.models import AuditEvent, Group, Person, Role, Tenant
 
 
-def person_list(*, tenant: Tenant, search: str = "", status: str = "", source: str = "") -> QuerySet[Person]:
+def person_list(*, tenant: Tenant, search: str = "", status: str = "", source: str = "", role: str = "",
+                updated_since: datetime | None = None) -> QuerySet[Person]:
     qs = Person.objects.filter(tenant=tenant)
     if search:
         qs = qs.filter(
@@ -28,6 +29,10 @@ def person_list(*, tenant: Tenant, search: str = "", status: str = "", source: s
         qs = qs.filter(is_active=False)
     if source:
         qs = qs.filter(source=source)
+    if role:
+        qs = qs.filter(role=role)
+    if updated_since is not None:
+        qs = qs.filter(last_modified__gte=updated_since)
     return qs.order_by("user_name", "id")
 
 
@@ -95,6 +100,11 @@ def group_list(*, tenant: Tenant, search: str = "") -> QuerySet[Group]:
     if search:
         qs = qs.filter(display_name__icontains=search)
     return qs.annotate(member_count=Count("memberships")).order_by("display_name", "id")
+
+
+def group_members(*, group: Group) -> QuerySet[Person]:
+    """The people in ``group`` (a group of one tenant holds only that tenant's people)."""
+    return Person.objects.filter(tenant_id=group.tenant_id, memberships__group=group)
 
 
 def group_get(*, tenant: Tenant, group_id: Any) -> Group | None:

@@ -48,6 +48,8 @@ ACTION_LABELS: dict[str, str] = {
     "token.rotated": "Token rotated",
     "token.revoked": "Token revoked",
     "tenant.created": "Tenant created",
+    "api_key.created": "API key created",
+    "api_key.revoked": "API key revoked",
 }
 
 CSV_COLUMNS = (
@@ -71,6 +73,8 @@ class AuditFilter:
     target: str = ""
     date_from: date | None = None
     date_to: date | None = None
+    since: datetime | None = None  # the admin API's time range: instants, not days
+    until: datetime | None = None
 
 
 def audit_events_filtered(*, tenant: Tenant, filters: AuditFilter) -> QuerySet[AuditEvent]:
@@ -94,6 +98,10 @@ def audit_events_filtered(*, tenant: Tenant, filters: AuditFilter) -> QuerySet[A
     if filters.date_to:
         day_after = filters.date_to + timedelta(days=1)
         events = events.filter(occurred_at__lt=datetime.combine(day_after, time.min, tzinfo=UTC))
+    if filters.since:
+        events = events.filter(occurred_at__gte=filters.since)
+    if filters.until:
+        events = events.filter(occurred_at__lt=filters.until)
     return events.order_by("-occurred_at", "-id")
 
 

@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_scim",
     "directory",
     "provisioning",
@@ -289,9 +291,31 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBIL
 
 # --- REST framework: the admin REST API under /api/v1/ (API keys, read-only) ------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["directory.api_access.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["directory.api_access.PerKeyThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+# Requests per API key (DRF's rate syntax: N/second|minute|hour|day), counted in the shared cache.
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/minute")
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SpaceIQ admin API",
+    "DESCRIPTION": (
+        "Read-only access to one tenant's directory, audit trail and provisioning logs. "
+        "Send an API key (Settings > API keys) as `Authorization: Bearer siq_api_…`. "
+        "Lists page with an opaque cursor: follow the `next` link (also in the `Link` header). "
+        "Event lists (audit events, provisioning requests, SSO sign-ins) always have a next link: "
+        "polling it returns later events, each exactly once."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Swagger UI from our own static files (drf-spectacular-sidecar), never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- SCIM (django-scim2) -----------------------------------------------------
