@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
+from django.utils.cache import patch_cache_control
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.request import Request
@@ -25,6 +26,12 @@ class ApiView(generics.GenericAPIView):
 
     authentication_classes = [ApiKeyAuthentication]
     throttle_classes = [PerKeyThrottle]
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # People and audit trails: no shared or browser cache keeps a copy.
+        patch_cache_control(response, no_store=True, private=True)
+        return response
 
 
 def query_params(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:

@@ -1,0 +1,149 @@
+"""Polling the event lists: the next link of the last page returns later events, each exactly once, even
+when a transaction that started earlier commits later (an id cursor alone would skip its events).
+
+On committed data (``transactional_db``): an event becomes readable once the transaction that wrote it
+has ended, which is what these tests exercise.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import pytest
+from django.db import connection, transaction
+
+from directory.audit import Actor, audit_event_record
+from directory.models import AuditEvent
+from tests.api.conftest import ApiClient, api_key_for
+from tests.conftest import make_tenant
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def tenant(transactional_db):
+    return make_tenant("acme", "Acme")
+
+
+@pytest.fixture
+def other_tenant(transactional_db):
+    return make_tenant("globex", "Globex")
+
+
+def record(tenant, label: str) -> AuditEvent:
+    return audit_event_record(tenant=tenant, actor=Actor.system("test"), action="person.updated",
+                              target_type="person", target_label=label)
+
+
+def labels(body) -> list[str]:
+    return [row["target_label"] for row in body["results"] if row["action"] == "person.updated"]
+
+
+def test_paging_then_polling_returns_each_event_once_in_order(tenant):
+    api = ApiClient(api_key_for(tenant, scope="logs"))
+    for n in range(25):
+        record(tenant, f"e{n}")
+    seen, url = [], "/api/v1/audit-events/?action=person.updated&limit=10"
+    for _ in range(3):
+        response = api.follow(url)
+        body = response.json()
+        assert response["Link"] == f'<{body["next"]}>; rel="next"'
+        seen += labels(body)
+        url = body["next"]
+    assert seen == [f"e{n}" for n in range(25)]
+    # The end: the next link is still there, returns nothing, and points at the same place.
+    tail = api.follow(url).json()
+    assert tail["results"] == [] and tail["next"] == url
+    record(tenant, "later")
+    newer = api.follow(url).json()
+    assert labels(newer) == ["later"]
+    assert api.follow(newer["next"]).json()["results"] == []
+
+
+def test_an_event_committed_after_a_newer_one_is_not_skipped(tenant):
+    """Transaction A writes event a (lower id) and commits only after b (higher id) is committed."""
+    api = ApiClient(api_key_for(tenant, scope="logs"))
+    start = api.get("/audit-events/").json()["next"]
+    written, release = threading.Event(), threading.Event()
+    ids = {}
+
+    def slow_writer() -> None:
+        try:
+            with transaction.atomic():
+                ids["a"] = record(tenant, "a").pk
+                written.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    assert written.wait(10)
+    ids["b"] = record(tenant, "b").pk  # autocommit: committed at once
+    assert ids["a"] < ids["b"]
+    # b is committed but a is not: a reader past b would never see a, so b is held back too.
+    held = api.follow(start).json()
+    assert labels(held) == []
+    assert held["next"] == start
+    release.set()
+    thread.join(10)
+    after = api.follow(start).json()
+    assert labels(after) == ["a", "b"]
+    assert api.follow(after["next"]).json()["results"] == []
+
+
+def test_concurrent_writers_and_a_poller_lose_and_repeat_nothing(tenant, other_tenant):
+    api = ApiClient(api_key_for(tenant, scope="logs"))
+    url = api.get("/audit-events/", {"action": "person.updated"}).json()["next"]
+    polled: list[str] = []
+    stop = threading.Event()
+
+    def writer(n: int) -> None:
+        rng = random.Random(n)
+        try:
+            for i in range(15):
+                with transaction.atomic():
+                    record(tenant, f"w{n}-{i}")
+                    record(other_tenant, f"x{n}-{i}")  # another tenant's, never polled here
+                    time.sleep(rng.random() * 0.01)
+        finally:
+            connection.close()
+
+    def poller() -> None:
+        nonlocal url
+        try:
+            while not stop.is_set():
+                body = api.follow(url).json()
+                polled.extend(labels(body))
+                url = body["next"]
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    reader = threading.Thread(target=poller)
+    reader.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    stop.set()
+    reader.join(60)
+    for _ in range(3):  # what committed after the poller's last read
+        body = api.follow(url).json()
+        polled.extend(labels(body))
+        url = body["next"]
+    expected = {f"w{n}-{i}" for n in range(4) for i in range(15)}
+    assert len(polled) == len(set(polled)), "an event was returned twice"
+    assert set(polled) == expected
+
+
+def test_event_lists_are_walled_per_tenant(tenant, other_tenant):
+    record(tenant, "ours")
+    record(other_tenant, "theirs")
+    for path in ("/audit-events/", "/provisioning-requests/", "/sso-sign-ins/"):
+        ours = ApiClient(api_key_for(tenant, scope="logs")).get(path).json()
+        assert "theirs" not in str(ours), path
+    theirs = ApiClient(api_key_for(other_tenant, scope="logs")).get("/audit-events/").json()
+    assert labels(theirs) == ["theirs"]
