@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from directory import selectors
 from directory.api_access import ApiKeyAuthentication, PerKeyThrottle, ReadsDirectory, api_tenant
 from directory.api_pagination import PAGE_SIZE, StableCursorPagination
+from directory.keyed_secrets import secrets_redact
 from directory.models import Group, Person, Role, Source
 from directory.services.roles import role_sources
 
@@ -26,6 +27,15 @@ class ApiView(generics.GenericAPIView):
 
     authentication_classes = [ApiKeyAuthentication]
     throttle_classes = [PerKeyThrottle]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # A key pasted into the query string would come back in the next link: refuse it before anything.
+        for name, value in request.query_params.items():
+            if secrets_redact(value) != value:
+                raise serializers.ValidationError(
+                    {name: ["This looks like an API key or SCIM token: send keys only in the Authorization header, "
+                            "and revoke this one, since URLs end up in logs."]})
+        super().initial(request, *args, **kwargs)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
