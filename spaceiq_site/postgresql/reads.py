@@ -60,7 +60,7 @@ def instances(model: type[M], sql: str, params: list[Any], extra: Sequence[str] 
         for i, field in converted:
             values[i] = field.from_db_value(values[i], field, connection)
         instance = model.from_db(connection.alias, attnames, values)
-        for name, value in zip(extra, row[width:]):
+        for name, value in zip(extra, row[width:], strict=True):
             setattr(instance, name, value)
         loaded.append(instance)
     return loaded
