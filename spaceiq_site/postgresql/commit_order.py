@@ -8,9 +8,10 @@ skips 41 for good.
 On PostgreSQL each event table has a ``commit_order`` column (added by a
 migration, unknown to the model) holding the inserting transaction's id,
 ``pg_current_xact_id()``. A reader returns only rows whose transaction id is
-below its snapshot's ``xmin``: every transaction with a smaller id has ended
-(committed or rolled back), so no row can later appear below that line, and
-any transaction that has not written yet will get a larger id. Rows come in
+below the oldest transaction of this database still running when its
+snapshot was taken: every transaction with a smaller id has ended (committed
+or rolled back), so no row can later appear below that line, and any
+transaction that has not written yet will get a larger id. Rows come in
 ``(commit_order, id)`` order and the cursor is that pair. The price: one
 transaction left open for a long time holds the line back, and events after
 it wait (they are never lost).
@@ -32,8 +33,18 @@ from spaceiq_site.postgresql import in_use
 
 COLUMN = "commit_order"
 
-# Below this line every transaction has ended: rows under it can no longer appear or change order.
-_HORIZON = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+# Below this line every transaction of this database has ended: rows under it can no longer appear or
+# change order. It is the oldest transaction still running when the statement's snapshot was taken
+# (pg_snapshot_xip; else the snapshot's xmax), leaving out those that pg_stat_activity shows running in
+# another database of the cluster: they cannot write our tables, and must not hold our readers back.
+# A transaction that ends between the snapshot and that read is not shown there, so it still holds the
+# line for this statement (a delay, never a skip).
+_HORIZON = (
+    "(SELECT COALESCE(MIN(running::text::bigint), pg_snapshot_xmax(pg_current_snapshot())::text::bigint) "
+    "FROM pg_snapshot_xip(pg_current_snapshot()) AS running WHERE NOT EXISTS ("
+    "SELECT FROM pg_stat_activity AS other WHERE other.backend_xid = running::xid "
+    "AND other.datname IS DISTINCT FROM current_database()))"
+)
 
 
 def column_add_sql(table: str, tenant_column: str) -> list[str]:
