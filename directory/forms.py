@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from directory.models import Person, Role, Source
+from directory.models import ApiKey, Person, Role, Source
 
 STATUS_CHOICES = [("", "Any status"), ("active", "Active"), ("deactivated", "Deactivated")]
 SOURCE_CHOICES = [("", "Any source"), *Source.choices]
@@ -78,3 +78,11 @@ class RoleSelectForm(forms.Form):
     def chosen(self) -> Role | None:
         value = self.cleaned_data["role"]
         return Role(value) if value else None
+
+
+class ApiKeyCreateForm(forms.Form):
+    label = forms.CharField(
+        label="Label", max_length=ApiKey._meta.get_field("label").max_length,
+        help_text="What the key is for, e.g. “SIEM export”. You will see it in the list and the audit log.",
+    )
+    scope = forms.ChoiceField(label="Scope", choices=ApiKey.Scope.choices, initial=ApiKey.Scope.DIRECTORY)

@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Coalesce, Lower
 
-from directory.models import AuditEvent, Group, Person, Role, Tenant
+from directory.models import ApiKey, AuditEvent, Group, Person, Role, Tenant
 
 
 def person_list(*, tenant: Tenant, search: str = "", status: str = "", source: str = "", role: str = "",
@@ -141,3 +141,16 @@ def kept_last_admins(*, kept_before: datetime) -> QuerySet[Person]:
 
 def audit_events_for(*, tenant: Tenant, target_id: Any) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(tenant=tenant, target_id=str(target_id))
+
+
+def api_keys_listed(*, tenant: Tenant) -> QuerySet[ApiKey]:
+    """The tenant's API keys, newest first, revoked ones included (the console shows them apart)."""
+    return ApiKey.objects.filter(tenant=tenant).select_related("created_by", "revoked_by").order_by("-created", "-id")
+
+
+def api_key_get(*, tenant: Tenant, key_id: Any) -> ApiKey | None:
+    try:
+        pk = int(key_id)
+    except (TypeError, ValueError):
+        return None
+    return ApiKey.objects.select_related("tenant").filter(tenant=tenant, pk=pk).first()

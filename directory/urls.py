@@ -1,6 +1,6 @@
 from django.urls import path
 
-from directory.views import groups, home, member, people
+from directory.views import api_keys, groups, home, member, people
 
 app_name = "directory"
 
@@ -13,6 +13,9 @@ urlpatterns = [
     path("groups/", groups.group_list, name="groups"),
     path("groups/<uuid:group_id>/", groups.group_detail, name="group-detail"),
     path("groups/<uuid:group_id>/role/", groups.group_role, name="group-role"),
+    path("settings/api-keys/", api_keys.api_keys, name="api-keys"),
+    path("settings/api-keys/new/", api_keys.api_key_create, name="api-key-create"),
+    path("settings/api-keys/<int:key_id>/revoke/", api_keys.api_key_revoke, name="api-key-revoke"),
     # For every signed-in person of the tenant, admin or not.
     path("me/", member.my_profile, name="my-profile"),
     path("directory/", member.people_directory, name="people-directory"),

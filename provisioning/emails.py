@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from directory.audit import Actor
-from directory.models import Person, Tenant
+from directory.models import ApiKey, Person, Tenant
 from directory.role_notices import RoleChange
 from directory.selectors import tenant_admins
 from provisioning import notifications
@@ -327,3 +327,30 @@ def role_kept_as_last_admin(
     return notifications.notification_queue(
         tenant=person.tenant, kind="role_kept_as_last_admin", dedupe_key=dedupe_key, to=to, email=email,
     )
+
+
+# --- API keys (directory.api_keys announces, provisioning.api_key_notices calls these) -----------
+
+
+def _api_key_notice(name: str, *, key: ApiKey, actor: Actor, at: datetime, dedupe_key: str) -> Notification | None:
+    """To the tenant's admins. The email names the key by its display (label and lookup prefix) only:
+    the key itself exists only in the response of the page that created it."""
+    tenant = key.tenant
+    to = _admin_addresses(tenant)
+    if not to:
+        return None
+    email = render_email(name, {
+        "tenant": tenant, "key": key, "scope": key.get_scope_display(), "actor": actor, "at": at,
+        "api_keys_url": _absolute("directory:api-keys"), "audit_log_url": _absolute("provisioning:audit-log"),
+    })
+    return notifications.notification_queue(tenant=tenant, kind=name, dedupe_key=dedupe_key, to=to, email=email)
+
+
+def api_key_created(*, key: ApiKey, actor: Actor) -> Notification | None:
+    return _api_key_notice("api_key_created", key=key, actor=actor, at=key.created,
+                           dedupe_key=f"api-key-created:{key.pk}")
+
+
+def api_key_revoked(*, key: ApiKey, actor: Actor) -> Notification | None:
+    return _api_key_notice("api_key_revoked", key=key, actor=actor, at=key.revoked_at,
+                           dedupe_key=f"api-key-revoked:{key.pk}")

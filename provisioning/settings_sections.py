@@ -29,6 +29,11 @@ _SECTIONS = (
         "Every change to your directory and every security-relevant action, with who did it and when.",
         "provisioning:audit-log",
     ),
+    SettingsSection(
+        "API keys",
+        "Keys for the read-only REST API, for scripts and tools such as a SIEM that read your directory and logs.",
+        "directory:api-keys",
+    ),
 )
 
 

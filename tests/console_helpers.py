@@ -8,6 +8,8 @@ import time
 from django.urls import reverse
 
 TOKEN_RE = re.compile(r"siq_scim_[A-Za-z0-9_-]{40,}")
+# A whole API key (a key's display, "siq_api_" and 8 characters, is no match).
+API_KEY_RE = re.compile(r"siq_api_[A-Za-z0-9_-]{40,}")
 
 
 def enter_sudo(client) -> None:
@@ -30,6 +32,11 @@ def leave_sudo(client) -> None:
 def tokens_in(html: str | bytes) -> list[str]:
     text = html.decode() if isinstance(html, bytes) else html
     return TOKEN_RE.findall(text)
+
+
+def api_keys_in(html: str | bytes) -> list[str]:
+    text = html.decode() if isinstance(html, bytes) else html
+    return API_KEY_RE.findall(text)
 
 
 def draft_id(html: bytes) -> str:

@@ -31,9 +31,9 @@ WRITE_CONTROLS = ("Generate token", "Rotate", "Revoke", "Save notification setti
 
 def write_urls(*, person, group, token: ScimToken) -> list[str]:
     """Every URL the console classifies as a write (tests/console/test_console_roles_matrix.py), for this
-    tenant's objects. The role is checked before the object is looked up, so certificate 1 will do."""
+    tenant's objects. The role is checked before the object is looked up, so certificate 1 and API key 1 will do."""
     values = {"person_id": person.pk, "group_id": group.pk, "kind": "azure", "token_id": token.pk,
-              "certificate_id": 1}
+              "certificate_id": 1, "key_id": 1}
     return [reverse(name, kwargs={key: values[key] for key in ROUTES.get(name, NO_PARAMS).params})
             for name, access in sorted(ACCESS.items()) if access == "write"]
 

@@ -24,7 +24,7 @@ from directory import services
 from directory.audit import Actor
 from directory.models import Role
 from tests.console.test_tenant_walls_matrix import ROUTES, Side, build_world, snapshot, url_for
-from tests.console_helpers import enter_sudo, make_auditor, tokens_in
+from tests.console_helpers import api_keys_in, enter_sudo, make_auditor, tokens_in
 
 CONSOLE_NAMESPACES = ("directory", "provisioning")
 ACCESS: dict[str, str] = {
@@ -39,6 +39,9 @@ ACCESS: dict[str, str] = {
     "directory:my-profile": "member",
     "directory:people-directory": "member",
     "directory:directory-person": "member",
+    "directory:api-keys": "read",
+    "directory:api-key-create": "write",
+    "directory:api-key-revoke": "write",
     "provisioning:settings": "read",
     "provisioning:integrations": "read",
     "provisioning:integration-detail": "read",
@@ -64,6 +67,7 @@ WRITE_DATA: dict[str, dict[str, Any]] = {
     # What an admin would post, so a 403 is not the answer to a malformed form.
     "provisioning:token-rotate": {"grace": "0"},
     "provisioning:integration-activate": {"notification_email": "it@acme.example"},
+    "directory:api-key-create": {"label": "SIEM", "scope": "all"},
 }
 
 
@@ -136,9 +140,10 @@ def test_an_auditor_reads_every_read_page_and_sees_no_way_to_change_anything(nam
         response = client.get(url)
         assert response.status_code == 200, f"GET {url} as an auditor: {response.status_code}"
         body = b"".join(response.streaming_content) if response.streaming else response.content
-        # No token value, ever; and no form that changes something: the one POST form left is
-        # the account menu's Sign out.
+        # No token or API key value, ever; and no form that changes something: the one POST form
+        # left is the account menu's Sign out.
         assert not tokens_in(body), f"GET {url} shows a token value to an auditor"
+        assert not api_keys_in(body), f"GET {url} shows an API key to an auditor"
         if response["Content-Type"].startswith("text/html"):
             html = body.decode()
             assert html.count('method="post"') == 1, f"GET {url} offers an auditor a form that changes something"
@@ -155,7 +160,7 @@ def test_an_auditor_gets_403_on_every_write_url_and_changes_nothing(name, world_
             response = _request(client, method, url, data_of(name))
             assert response.status_code == 403, f"{method} {url} as an auditor: {response.status_code}"
             assert b"Your role in Acme Corp is Auditor" in response.content
-            assert not tokens_in(response.content)
+            assert not tokens_in(response.content) and not api_keys_in(response.content)
     after = snapshot(world_a.tenant)
     assert after == before, f"{name}: an auditor's request changed the tenant"
 

@@ -33,7 +33,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
-from directory.models import AppRoleMapping, AuditEvent, Group, Membership, Person
+from directory.models import ApiKey, AppRoleMapping, AuditEvent, Group, Membership, Person
 from provisioning.models import Integration, Notification, ScimRequest, ScimToken, SsoCertificate, SsoConfig
 from provisioning.request_log_writer import writer
 from tests.conftest import make_person
@@ -56,6 +56,7 @@ class Side:
     kinds: tuple[str, ...] = ("azure",)
     certificates: list[int] = field(default_factory=list)
     sso_tests: list[str] = field(default_factory=list)
+    api_keys: list[ApiKey] = field(default_factory=list)
 
 
 def _populate(side: Side, *, domain: str, group_name: str) -> Side:
@@ -76,7 +77,20 @@ def _populate(side: Side, *, domain: str, group_name: str) -> Side:
     side.logged = list(ScimRequest.objects.filter(tenant=side.tenant).values_list("pk", flat=True))
     assert side.logged and side.tokens
     _single_sign_on(side)
+    _api_keys(side, domain=domain)
     return side
+
+
+def _api_keys(side: Side, *, domain: str) -> None:
+    """An API key of the side's, and a revoked one: walls hold for dead rows too."""
+    from directory import services as directory_services
+    from directory.audit import Actor
+
+    actor = Actor.system("test")
+    live, _ = directory_services.api_key_create(tenant=side.tenant, label=f"SIEM {domain}", scope="all", actor=actor)
+    dead, _ = directory_services.api_key_create(tenant=side.tenant, label=f"Old {domain}", scope="logs", actor=actor)
+    directory_services.api_key_revoke(key=dead, actor=actor)
+    side.api_keys = [live, dead]
 
 
 def _single_sign_on(side: Side) -> None:
@@ -124,7 +138,7 @@ def world(db, tenant, admin, other_tenant, outsider) -> tuple[Side, Side]:
 def markers(a: Side) -> list[str]:
     """Strings only tenant A's data contains; none may appear in anything B is shown."""
     return ["acme.example", a.tenant.name, "A-Wall-Group", "A-Mapped-Role", "a-mapped-role",
-            *(t.prefix for t in a.tokens)]
+            *(t.prefix for t in a.tokens), *(k.prefix for k in a.api_keys)]
 
 
 def snapshot(tenant) -> dict[str, list]:
@@ -140,6 +154,7 @@ def snapshot(tenant) -> dict[str, list]:
         "notifications": sorted(map(str, Notification.objects.filter(tenant=tenant).values())),
         # The settings, not the failure-alert state (a refused sign-in at A's ACS moves A's own alert).
         "app_role_mappings": sorted(map(str, AppRoleMapping.objects.filter(tenant=tenant).values())),
+        "api_keys": sorted(map(str, ApiKey.objects.filter(tenant=tenant).values())),
         "sso_configs": sorted(map(str, SsoConfig.objects.filter(integration__tenant=tenant).values(
             "id", "integration_id", "idp_entity_id", "login_url", "require_sso", "create_people"))),
         "sso_certificates": sorted(map(str, SsoCertificate.objects.filter(
@@ -193,6 +208,8 @@ ROUTES: dict[str, Route] = {
     "directory:group-detail": Route(frozenset({"group_id"}), lambda s: [{"group_id": g.pk} for g in s.groups]),
     "directory:group-role": Route(frozenset({"group_id"}), lambda s: [{"group_id": g.pk} for g in s.groups],
                                   methods=("POST",), data={"role": "admin"}),
+    "directory:api-key-revoke": Route(frozenset({"key_id"}), lambda s: [{"key_id": k.pk} for k in s.api_keys],
+                                      methods=("POST",)),
     "provisioning:integration-detail": Route(frozenset({"kind"}), _kinds, scope="kind"),
     "provisioning:integration-activate": Route(frozenset({"kind"}), _kinds, scope="kind",
                                                data={"notification_email": "it@globex.example"}),
