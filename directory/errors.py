@@ -17,6 +17,7 @@ class UniquenessConflict(DirectoryError):
 class InvalidValue(DirectoryError):
     def __init__(self, attribute: str, message: str) -> None:
         self.attribute = attribute
+        self.message = message
         super().__init__(f"{attribute}: {message}")
 
 

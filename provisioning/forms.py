@@ -9,6 +9,7 @@ from django import forms
 
 from directory.models import Role
 from directory.services.roles import APP_ROLE_VALUE_MAX
+from directory.validators import no_control_characters
 
 GRACE_CHOICES: list[tuple[str, str, timedelta]] = [
     ("0", "None — the old token stops now", timedelta(0)),
@@ -23,6 +24,8 @@ _GRACE = {key: delta for key, _, delta in GRACE_CHOICES}
 class NotificationSettingsForm(forms.Form):
     notification_email = forms.EmailField(
         label="Notification Email", required=False, max_length=254,
+        # Django's address check lets a quoted local part hold some control characters.
+        validators=[no_control_characters],
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
         help_text="Where we write when provisioning fails. A shared mailbox works well.",
     )

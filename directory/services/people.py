@@ -20,6 +20,7 @@ from directory.models import AuditEvent, Membership, Person, Role, Source, Tenan
 from directory.services.roles import kept_admins_release, other_admins
 from directory.services.sessions import sessions_end
 from directory.services.transactions import own_statement, service_atomic, service_transaction
+from directory.validators import control_characters_message
 from spaceiq_site.postgresql.writes import (
     insert_with_event,
     instance_insert,
@@ -88,6 +89,18 @@ def _validate_person_values(values: Mapping[str, Any]) -> None:
                 raise InvalidValue(name, "must not contain NUL characters")
     if "user_name" in values and not (values["user_name"] or "").strip():
         raise InvalidValue("user_name", "is required")
+    _check_no_control_characters(values)
+
+
+def _check_no_control_characters(values: Mapping[str, Any]) -> None:
+    """User names and email addresses (directory.validators says why); other attributes keep them."""
+    user_name = values.get("user_name")
+    if isinstance(user_name, str) and (message := control_characters_message(user_name)):
+        raise InvalidValue("user_name", message)
+    for email in values.get("emails") or ():
+        address = email.get("value") if isinstance(email, dict) else None
+        if isinstance(address, str) and (message := control_characters_message(address)):
+            raise InvalidValue("emails", f"an address {message}")
 
 
 def _check_manager(tenant_id: int, person_id: Any, manager_id: Any) -> None:

@@ -13,7 +13,6 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -26,17 +25,6 @@ from directory.selectors import api_key_get, api_keys_listed
 from directory.sudo import sudo_required
 
 TEMPLATE = "directory/api_keys.html"
-# Where the REST API documents itself; spaceiq_site/urls.py names it "api-docs" at the root.
-API_DOCS_PATH = "/api/v1/docs/"
-
-
-def api_docs_url() -> str:
-    try:
-        return reverse("api-docs")
-    except NoReverseMatch:
-        # The API's URLs are wired in spaceiq_site/urls.py separately from this page; until they
-        # are, the documented path is linked as it will be served.
-        return API_DOCS_PATH
 
 
 def _page(request: HttpRequest, *, form: ApiKeyCreateForm | None = None, status: int = 200,
@@ -46,7 +34,6 @@ def _page(request: HttpRequest, *, form: ApiKeyCreateForm | None = None, status:
         "active_keys": [key for key in keys if key.revoked_at is None],
         "revoked_keys": [key for key in keys if key.revoked_at is not None],
         "form": form or ApiKeyCreateForm(),
-        "api_docs_url": api_docs_url(),
         **extra,
     }, status=status)
 

@@ -297,11 +297,20 @@ def changes_from_state(state: dict, *, replace: bool) -> dict[str, Any]:
     return changes
 
 
+# The directory's attribute names as SCIM spells them, so that an error names what the client sent.
+_SCIM_NAMES: dict[str, str] = {
+    **{a.field: a.name for a in (*USER.attributes, *ENTERPRISE.attributes) if a.field},
+    **{sub.field: f"name.{sub.name}" for sub in _NAME.sub_attributes if sub.field},
+}
+
+
 def _translate(exc: Exception) -> errors.ScimError:
     if isinstance(exc, UniquenessConflict):
         return errors.conflict(str(exc))
     if isinstance(exc, LastAdminError):
         return errors.mutability(str(exc))
+    if isinstance(exc, InvalidValue):
+        return errors.bad_request(f"{_SCIM_NAMES.get(exc.attribute, exc.attribute)}: {exc.message}")
     return errors.bad_request(str(exc))
 
 

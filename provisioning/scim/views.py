@@ -30,7 +30,7 @@ from directory.errors import StaleWrite
 from directory.models import Group, Membership, Person
 from directory.selectors import as_uuid
 from directory.services import single_transaction
-from provisioning.scim import errors
+from provisioning.scim import custom, errors
 from provisioning.scim.adapters import ScimGroup, ScimUser, base_location
 from provisioning.scim.auth import ScimAuth
 from provisioning.scim.constants import (
@@ -93,6 +93,34 @@ def _has_lone_surrogate(doc: Any) -> bool:
     return False
 
 
+def _nul_attribute(doc: Any) -> str | None:
+    """The attribute whose value holds a NUL character, named as the client named it: ``userName``,
+    ``name.givenName``, or a PATCH operation's path (``emails[type eq "work"].value``). None when no
+    string holds one (``"\\u0000"`` escaped in a string is six characters, no NUL)."""
+    stack: list[tuple[Any, tuple[str, ...]]] = [(doc, ())]
+    while stack:
+        item, keys = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return ".".join(keys) or "a value"
+        elif isinstance(item, list):
+            stack.extend((element, keys) for element in reversed(item))
+        elif isinstance(item, dict):
+            names = {key.lower(): key for key in item if isinstance(key, str)}
+            path = item.get(names.get("path", ""))
+            for key, value in reversed(item.items()):
+                if "\x00" in key:
+                    return ".".join((*keys, key.replace("\x00", "\\u0000")))
+                if key.lower() == "operations":
+                    stack.append((value, ()))
+                elif "op" in names and key.lower() == "value":
+                    # A PATCH operation's value belongs to its path (path-less: to its own keys).
+                    stack.append((value, (path,) if isinstance(path, str) else ()))
+                else:
+                    stack.append((value, (*keys, key)))
+    return None
+
+
 class ScimViewMixin:
     """Error handling, body parsing and tenant scoping shared by every SCIM view."""
 
@@ -140,8 +168,9 @@ class ScimViewMixin:
             raise errors.bad_request("The request body contains an unpaired surrogate.", ScimType.INVALID_VALUE)
         if _depth(doc, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
             raise errors.bad_request("The request body is nested too deeply.", ScimType.INVALID_SYNTAX)
-        if "\x00" in text.replace("\\u0000", "\x00"):
-            raise errors.bad_request("The request body contains NUL characters.", ScimType.INVALID_VALUE)
+        if "\x00" in text.replace("\\u0000", "\x00") and (where := _nul_attribute(doc)):
+            # PostgreSQL stores no NUL in text, in any attribute.
+            raise errors.bad_request(f"{where}: must not contain NUL characters (U+0000).", ScimType.INVALID_VALUE)
         if not isinstance(doc, dict):
             raise errors.bad_request("The request body must be a JSON object.", ScimType.INVALID_SYNTAX)
         return doc
@@ -254,16 +283,17 @@ class ResourceView(ScimViewMixin, ABC):
         start, count = self.page(source)
         projection = self.projection(source)
         expr = filter_parse(filter_text) if filter_text else None  # "filter=" with nothing after it: no filter
-        equality = self.resource.equality(expr) if expr is not None and start == 1 and count else None
+        resource = self.filter_resource()
+        equality = resource.equality(expr) if expr is not None and start == 1 and count else None
 
         def filtered() -> QuerySet:
             qs = self.base_queryset()
-            return qs.filter(self.resource.to_q(expr)) if expr is not None else qs
+            return qs.filter(resource.to_q(expr)) if expr is not None else qs
 
         if not count:
             objects = []
         elif equality is not None:
-            objects = _equality_page(self.model, self.resource, expr.path, equality, tenant=self.request.tenant.pk,
+            objects = _equality_page(self.model, resource, expr.path, equality, tenant=self.request.tenant.pk,
                                      count=count)
         elif start == 1:
             objects = list(filtered().order_by("created", "id")[:count])
@@ -282,6 +312,10 @@ class ResourceView(ScimViewMixin, ABC):
             "schemas": [LIST_RESPONSE], "totalResults": total, "startIndex": start,
             "itemsPerPage": len(resources), "Resources": resources,
         })
+
+    def filter_resource(self) -> Any:
+        """What filters are translated with (scoped to the tenant asking, for users' custom attributes)."""
+        return self.resource
 
     @abstractmethod
     def render(self, objects: list[Any], projection: Projection, created: bool = False) -> list[dict]:
@@ -388,6 +422,10 @@ class UsersView(ResourceView, scim_views.SCIMView):
     adapter = ScimUser
     resource = USERS
     kind = "User"
+
+    def filter_resource(self) -> Any:
+        request = self.request
+        return USERS.with_custom_attributes(lambda: custom.catalog(request))
 
     def optimistic_patch(self, operations: Any) -> Any:
         """A user's PATCH (Entra's incremental cycle) reads the user, applies the
@@ -509,7 +547,10 @@ class SchemasView(ScimViewMixin, scim_views.SCIMView):
     http_method_names = ["get"]
 
     def get(self, request: HttpRequest, uuid: str | None = None, *args: Any, **kwargs: Any) -> HttpResponse:
-        return _one_or_list("Schema", schema_docs(base_location(request)), uuid)
+        base = base_location(request)
+        # The tenant's declared custom extensions, after ours: each tenant sees only its own.
+        docs = schema_docs(base) + custom.schema_docs(custom.catalog(request), base)
+        return _one_or_list("Schema", docs, uuid)
 
 
 class NotFoundView(ScimViewMixin, scim_views.SCIMView):
