@@ -98,6 +98,9 @@ class Person(AbstractBaseUser):
     organization = models.CharField(max_length=255, null=True, blank=True)
     division = models.CharField(max_length=255, null=True, blank=True)
     department = models.CharField(max_length=255, null=True, blank=True)
+    # Custom extension attributes (Entra's urn:…:extension:<Name>:2.0:User:<attribute> keys), keyed by
+    # that full name, each value as sent: declared ones (CustomAttribute) and undeclared ones alike.
+    custom_attributes = models.JSONField(default=dict, blank=True)
     manager = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
     )
@@ -245,6 +248,73 @@ class AppRoleMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.integration_kind}:{self.value} → {self.role}"
+
+
+class CustomAttributeType(models.TextChoices):
+    """The SCIM types a custom attribute can be declared with (RFC 7643 §2.3)."""
+
+    STRING = "string", "String"
+    INTEGER = "integer", "Integer"
+    BOOLEAN = "boolean", "Boolean"
+    DATE_TIME = "dateTime", "Date-time"
+
+
+class CustomAttribute(models.Model):
+    """A custom extension attribute a tenant declared: advertised in its /Schemas, type-checked on
+    write, filterable, shown on the person page when ``shown_in_directory``.
+
+    Its values live on the person (``Person.custom_attributes``) under ``full_name``.
+    """
+
+    # Indexed by the unique (tenant, LOWER(schema), LOWER(name)) constraint.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="declared_custom_attributes",
+                               db_index=False)
+    schema = models.CharField(max_length=200)  # urn:ietf:params:scim:schemas:extension:<Name>:2.0:User
+    name = models.CharField(max_length=64)
+    type = models.CharField(max_length=16, choices=CustomAttributeType.choices, default=CustomAttributeType.STRING)
+    shown_in_directory = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["schema", "name"]
+        constraints = [
+            models.UniqueConstraint("tenant", Lower("schema"), Lower("name"),
+                                    name="custom_attribute_unique_per_tenant_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        """The key Entra sends and the person's values are stored under: ``<schema>:<name>``."""
+        return f"{self.schema}:{self.name}"
+
+
+class ReceivedCustomAttribute(models.Model):
+    """A custom attribute an identity provider sent before the tenant declared it: its values are kept
+    on the people as sent, and the integration page lists it with a Declare button."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    schema = models.CharField(max_length=200)
+    name = models.CharField(max_length=64)
+    # The JSON type of the first value seen ("string", "number", "boolean"): the type Declare proposes.
+    value_type = models.CharField(max_length=16, blank=True)
+    first_seen = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["first_seen", "id"]
+        constraints = [
+            models.UniqueConstraint("tenant", Lower("schema"), Lower("name"),
+                                    name="received_custom_attribute_unique_per_tenant_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.schema}:{self.name}"
 
 
 class AuditEvent(models.Model):

@@ -9,6 +9,12 @@ below are where each function lives.
 """
 
 from directory.services.api_keys import api_key_create, api_key_revoke
+from directory.services.custom_attributes import (
+    custom_attribute_declare,
+    custom_attribute_remove,
+    custom_attribute_update,
+    custom_attributes_received_record,
+)
 from directory.services.groups import (
     group_create,
     group_delete,
@@ -61,6 +67,10 @@ __all__ = [
     "app_role_mapping_set",
     "canonical_user_name",
     "console_role_set",
+    "custom_attribute_declare",
+    "custom_attribute_remove",
+    "custom_attribute_update",
+    "custom_attributes_received_record",
     "effective_role",
     "group_create",
     "group_delete",

@@ -15,8 +15,10 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from directory.audit import Actor, audit_event_build, audit_event_record
+from directory.custom_attributes import Catalog, catalog_load, values_clean, values_structure_check
 from directory.errors import InvalidValue, LastAdminError, StaleWrite, UniquenessConflict
 from directory.models import AuditEvent, Membership, Person, Role, Source, Tenant
+from directory.services.custom_attributes import custom_attributes_received_record
 from directory.services.roles import kept_admins_release, other_admins
 from directory.services.sessions import sessions_end
 from directory.services.transactions import own_statement, service_atomic, service_transaction
@@ -38,7 +40,7 @@ PERSON_ATTRIBUTES: frozenset[str] = frozenset(
         "user_type", "preferred_language", "locale", "timezone", "emails", "phone_numbers",
         "addresses", "ims", "photos", "entitlements", "x509_certificates",
         "employee_number", "cost_center", "organization", "division", "department", "manager_id",
-        "is_active",
+        "is_active", "custom_attributes",
     }
 )
 _STRING_LIMITS: dict[str, int] = {
@@ -79,6 +81,8 @@ def _validate_person_values(values: Mapping[str, Any]) -> None:
                 raise InvalidValue(name, "must be a boolean")
         elif name == "manager_id":
             continue
+        elif name == "custom_attributes":
+            values_structure_check(value)
         elif value is not None:
             if not isinstance(value, str):
                 raise InvalidValue(name, "must be a string")
@@ -101,6 +105,15 @@ def _check_no_control_characters(values: Mapping[str, Any]) -> None:
         address = email.get("value") if isinstance(email, dict) else None
         if isinstance(address, str) and (message := control_characters_message(address)):
             raise InvalidValue("emails", f"an address {message}")
+
+
+def _custom_values_clean(tenant_id: int, values: dict[str, Any], old: Mapping[str, Any],
+                         catalog: Catalog | None) -> list[tuple[str, str, str]]:
+    """Check ``values["custom_attributes"]`` against the tenant's catalogue (read now unless the caller
+    read it) and store the checked values back; returns the undeclared names new to the tenant."""
+    cleaned = values_clean(values["custom_attributes"], old, catalog or catalog_load(tenant_id=tenant_id))
+    values["custom_attributes"] = cleaned.values
+    return cleaned.new_received
 
 
 def _check_manager(tenant_id: int, person_id: Any, manager_id: Any) -> None:
@@ -132,16 +145,19 @@ def person_create(
     source: str = Source.CONSOLE,
     password: str | None = None,
     console_role: Role | str | None = None,
+    custom_catalog: Catalog | None = None,
     **attributes: Any,
 ) -> Person:
     """A new person; ``console_role`` grants them a role in the console from the start (the tenant's
-    first admin, the demo's admin), recorded as granted by ``actor``."""
+    first admin, the demo's admin), recorded as granted by ``actor``. ``custom_catalog``: the tenant's
+    custom attributes, when the caller has read them already."""
     values = {"user_name": canonical_user_name(user_name), **attributes}
     _validate_person_values(values)
+    received = _custom_values_clean(tenant.pk, values, {}, custom_catalog) if values.get("custom_attributes") else []
     role = Role(console_role) if console_role else None
-    if password or role or values.get("manager_id") or connection.in_atomic_block:
+    if password or role or values.get("manager_id") or received or connection.in_atomic_block:
         return _person_create(tenant=tenant, actor=actor, source=source, password=password,
-                              console_role=role, values=values)
+                              console_role=role, values=values, received=received)
     # Entra's create: the person and its audit event in one statement, atomic without a transaction.
     person = _person_build(tenant, source, None, actor, values)
     try:
@@ -154,7 +170,7 @@ def person_create(
 @service_atomic
 def _person_create(
     *, tenant: Tenant, actor: Actor, source: str, password: str | None, console_role: Role | None,
-    values: dict[str, Any],
+    values: dict[str, Any], received: list[tuple[str, str, str]] = (),
 ) -> Person:
     _check_manager(tenant.pk, None, values.get("manager_id"))
     person = _person_build(tenant, source, console_role, actor, values)
@@ -167,6 +183,8 @@ def _person_create(
             instance_insert(person)
     except IntegrityError:
         raise UniquenessConflict("userName", values["user_name"]) from None
+    if received:
+        custom_attributes_received_record(tenant_id=tenant.pk, received=received)
     audit_event_record(**_person_created_event(person, tenant, actor, source, values))
     if console_role and console_role != Role.MEMBER:
         # A role from the start is no change of an existing account's access: audited, and announced
@@ -197,8 +215,14 @@ def _person_created_event(person: Person, tenant: Tenant, actor: Actor, source: 
     return {
         "tenant": tenant, "actor": actor, "action": "person.created", "target_type": "person",
         "target_id": person.pk, "target_label": person.user_name,
-        "details": {"source": source, "attributes": sorted(k for k, v in values.items() if v not in (None, [], ""))},
+        "details": {"source": source, "attributes": _given(values)},
     }
+
+
+def _given(values: Mapping[str, Any]) -> list[str]:
+    """The attributes a person was created with, for the audit trail: custom ones by their full name."""
+    given = [k for k, v in values.items() if v not in (None, [], "", {}) and k != "custom_attributes"]
+    return sorted(given + list(values.get("custom_attributes") or {}))
 
 
 @service_atomic
@@ -232,7 +256,7 @@ def person_bulk_create(
         person.work_email = _work_email(person.emails)
         person.set_unusable_password()
         created.append(person)
-        attributes.append(sorted(k for k, v in values.items() if v not in (None, [], "")))
+        attributes.append(_given(values))
     if manager_ids:
         known = {str(pk) for pk in Person.objects.filter(
             tenant_id=tenant.pk, pk__in=list(manager_ids)).values_list("pk", flat=True)}
@@ -260,7 +284,8 @@ def person_bulk_create(
 
 
 def person_update(
-    *, person: Person, actor: Actor, changes: Mapping[str, Any], expected_version: int | None = None
+    *, person: Person, actor: Actor, changes: Mapping[str, Any], expected_version: int | None = None,
+    custom_catalog: Catalog | None = None,
 ) -> Person:
     """Apply ``changes`` (attribute → new value); records only what really changed.
 
@@ -270,12 +295,18 @@ def person_update(
     version; otherwise nothing is written and ``StaleWrite`` tells the caller
     to read again. Without it the caller is expected to hold the row locked
     (``select_for_update``) or to accept the last write winning.
+    ``custom_catalog``: the tenant's custom attributes, when the caller has read them already
+    (read here only when ``custom_attributes`` changes).
     """
     if "user_name" in changes:
         changes = {**changes, "user_name": canonical_user_name(changes["user_name"])}
     _validate_person_values(changes)
+    received: list[tuple[str, str, str]] = []
+    if "custom_attributes" in changes and changes["custom_attributes"] != person.custom_attributes:
+        changes = dict(changes)
+        received = _custom_values_clean(person.tenant_id, changes, person.custom_attributes or {}, custom_catalog)
     if expected_version is None:
-        return _person_update(person=person, actor=actor, changes=changes)
+        return _person_update(person=person, actor=actor, changes=changes, received=received)
     diff, update_fields = _person_apply(person, changes)
     if not diff:
         return person
@@ -284,8 +315,10 @@ def person_update(
     try:
         # A deactivation also ends the person's sessions, a write of its own: it and the guarded
         # statement share one transaction, so a stale write (nothing written) ends no session either.
-        with service_transaction() if deactivating or admin_back else own_statement():
+        with service_transaction() if deactivating or admin_back or received else own_statement():
             sessions_ended = sessions_end(person.pk) if deactivating else None
+            if received:
+                custom_attributes_received_record(tenant_id=person.tenant_id, received=received)
             events = [audit_event_build(**fields)
                       for fields in _person_update_events(person, actor, diff, sessions_ended=sessions_ended)]
             written = update_with_events(person, update_fields, events, version_was=expected_version)
@@ -299,10 +332,13 @@ def person_update(
 
 
 @service_atomic
-def _person_update(*, person: Person, actor: Actor, changes: Mapping[str, Any]) -> Person:
+def _person_update(*, person: Person, actor: Actor, changes: Mapping[str, Any],
+                   received: list[tuple[str, str, str]] = ()) -> Person:
     diff, update_fields = _person_apply(person, changes)
     if not diff:
         return person
+    if received:
+        custom_attributes_received_record(tenant_id=person.tenant_id, received=received)
     try:
         instance_update(person, update_fields)  # a prebuilt UPDATE
     except IntegrityError:
@@ -352,7 +388,12 @@ def _person_update_events(person: Person, actor: Actor, diff: dict[str, dict[str
     common = {"tenant": person.tenant_id, "actor": actor, "target_type": "person", "target_id": person.pk,
               "target_label": person.user_name}
     events = []
-    changed = {name: change for name, change in diff.items() if name != "is_active"}
+    changed = {name: change for name, change in diff.items() if name not in ("is_active", "custom_attributes")}
+    if "custom_attributes" in diff:
+        # Each custom attribute by its full name, like any other attribute.
+        old, new = diff["custom_attributes"]["old"] or {}, diff["custom_attributes"]["new"] or {}
+        changed.update({key: {"old": old.get(key), "new": new.get(key)}
+                        for key in {**old, **new} if old.get(key) != new.get(key)})
     if changed:
         events.append({"action": "person.updated", "details": {"changes": changed}, **common})
     if "is_active" in diff:
