@@ -17,16 +17,17 @@ from django_scim import adapters as scim_adapters
 
 from directory import services
 from directory.audit import Actor
+from directory.custom_attributes import Catalog, undeclared_changed
 from directory.errors import InvalidValue, LastAdminError, UniquenessConflict
 from directory.models import Group, Person, Source
 from directory.services.roles import APP_ROLE_VALUE_MAX
 from provisioning.registry import kind_get
-from provisioning.scim import compat, errors
+from provisioning.scim import compat, custom, errors
 from provisioning.scim.constants import ENTERPRISE_SCHEMA, GROUP_SCHEMA, RESOURCE_TYPE_SCHEMA, USER_SCHEMA
 from provisioning.scim.patch import PatchEngine
 from provisioning.scim.schemas import ENTERPRISE, GROUP, USER, Attr
 
-_USER_ENGINE = PatchEngine({None: USER, ENTERPRISE_SCHEMA: ENTERPRISE}, (ENTERPRISE_SCHEMA,))
+_USER_ENGINE = PatchEngine({None: USER, ENTERPRISE_SCHEMA: ENTERPRISE}, (ENTERPRISE_SCHEMA,), custom_extensions=True)
 _GROUP_ENGINE = PatchEngine({None: GROUP})
 _SIMPLE_USER_ATTRS = [a for a in USER.attributes if not a.multi_valued and a.type != "complex"]
 _MULTI_USER_ATTRS = [a for a in USER.attributes if a.multi_valued and a.field]
@@ -85,6 +86,9 @@ def resource_type_doc(resource: str, request: Any) -> dict:
     }
     if resource == "User":
         doc["schemaExtensions"] = [{"schema": ENTERPRISE_SCHEMA, "required": False}]
+        if request is not None and getattr(request, "tenant", None) is not None:
+            # The tenant's own declared extensions: each tenant sees only its own.
+            doc["schemaExtensions"] += custom.schema_extensions(custom.catalog(request))
     return doc
 
 
@@ -198,6 +202,8 @@ def person_state(person: Person) -> dict:
         enterprise["manager"] = {"value": str(person.manager_id)}
     if enterprise:
         state[ENTERPRISE_SCHEMA] = enterprise
+    if person.custom_attributes:
+        custom.state_from_values(state, person.custom_attributes)
     return state
 
 
@@ -218,8 +224,12 @@ def state_from_document(doc: dict) -> dict:
             attr = ENTERPRISE.attr(key[len(ENTERPRISE_SCHEMA) + 1:])
             if attr:
                 state.setdefault(ENTERPRISE_SCHEMA, {})[attr.name] = value
+        elif custom.is_custom_schema(key):
+            # Kept, never dropped: Entra's top-level urn:…:User:<attribute> keys (entra-scim.md §9),
+            # with or without their URN in schemas, and extension objects.
+            custom.document_key(state, key, value)
         elif lowered.startswith("urn:"):
-            continue  # unknown extensions (Entra's ADSCIM group schema, custom ones) are ignored
+            continue  # the core schema's URN as a key: not an attribute
         elif lowered == "externalid":
             state["externalId"] = value
         else:
@@ -294,6 +304,8 @@ def changes_from_state(state: dict, *, replace: bool) -> dict[str, Any]:
             except ValueError:
                 raise errors.bad_request(f"manager {manager!r} is not the id of a user in this directory.") from None
         changes["manager_id"] = manager
+    present, values = custom.values_from_state(state)
+    put("custom_attributes", present, values)
     return changes
 
 
@@ -377,6 +389,7 @@ class ScimUser(ResourceMeta, scim_adapters.SCIMMixin):
         state = person_state(self.obj)
         doc: dict[str, Any] = {"schemas": [USER_SCHEMA], "id": self.id}
         enterprise = state.pop(ENTERPRISE_SCHEMA, None)
+        extensions = [key for key in state if custom.is_custom_schema(key)]
         doc.update(state)
         if include_groups:
             doc["groups"] = self.groups_list()
@@ -391,6 +404,7 @@ class ScimUser(ResourceMeta, scim_adapters.SCIMMixin):
                 if name:
                     manager["displayName"] = name
             doc[ENTERPRISE_SCHEMA] = enterprise
+        doc["schemas"] += extensions  # custom attributes, under their URN as stored
         doc["meta"] = self.meta
         return doc
 
@@ -422,17 +436,19 @@ class ScimUser(ResourceMeta, scim_adapters.SCIMMixin):
             return
         changes, roles = self.pending
         actor = request_actor(self.request)
+        catalog = self.custom_catalog(changes)
         try:
             with services.single_transaction() if roles is not None else nullcontext():
                 if self.creating:
                     user_name = changes.pop("user_name")
                     changes = {k: v for k, v in changes.items() if v not in (None, [])}
                     self.obj = services.person_create(
-                        tenant=self.request.tenant, actor=actor, user_name=user_name, source=Source.SCIM, **changes
+                        tenant=self.request.tenant, actor=actor, user_name=user_name, source=Source.SCIM,
+                        custom_catalog=catalog, **changes
                     )
                 else:
                     self.obj = services.person_update(person=self.obj, actor=actor, changes=changes,
-                                                      expected_version=self.expected_version)
+                                                      expected_version=self.expected_version, custom_catalog=catalog)
                 if roles is not None:
                     integration = self.request.scim_integration
                     entry = kind_get(integration.kind)
@@ -442,6 +458,20 @@ class ScimUser(ResourceMeta, scim_adapters.SCIMMixin):
                     )
         except (UniquenessConflict, InvalidValue, LastAdminError) as exc:
             raise _translate(exc) from None
+
+    def custom_catalog(self, changes: dict[str, Any]) -> Catalog | None:
+        """The tenant's custom attributes when ``changes`` changes a custom value (else no query), and
+        the request log's note on the undeclared ones kept ("kept 1 undeclared attribute: …")."""
+        values = changes.get("custom_attributes")
+        old = {} if self.creating else (self.obj.custom_attributes or {})
+        if not values or values == old:
+            return None
+        catalog = custom.catalog(self.request)
+        kept = undeclared_changed(values, old, catalog)
+        if kept:
+            self.request.scim_note = (f"kept {len(kept)} undeclared attribute{'s' if len(kept) != 1 else ''}: "
+                                      + ", ".join(kept))
+        return catalog
 
     def delete(self) -> None:
         """Remove the person from the directory (memberships go with them)."""

@@ -159,6 +159,8 @@ class ScimAuth:
     def log(self, request: HttpRequest, response: HttpResponse, token: ScimToken | None, raw: str,
             ip: str | None, received_at: Any, started: float, kwargs: dict) -> None:
         scim_type, detail = _error_fields(response)
+        # A request that succeeded may still leave a note ("kept 1 undeclared attribute: …").
+        detail = detail or getattr(request, "scim_note", "")
         body = b""
         if response.status_code >= 400 or request.method in ("POST", "PUT", "PATCH"):
             try:

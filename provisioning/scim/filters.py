@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -19,9 +20,10 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils.dateparse import parse_datetime
 
+from directory.custom_attributes import Catalog
 from directory.models import Membership
 from directory.services import canonical_user_name
-from provisioning.scim import errors
+from provisioning.scim import custom, errors
 from provisioning.scim.constants import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
 from provisioning.scim.filter_parser import (
     Compare,
@@ -273,6 +275,8 @@ class _Resource(ABC):
         """
         if not (isinstance(expr, Compare) and expr.op == "eq" and isinstance(expr.value, str)) or expr.path.sub:
             return None
+        if expr.path.uri and expr.path.uri.lower() not in (u.lower() for u in self.uris):
+            return None  # a custom attribute (or an unsupported schema, refused by to_q)
         attr, schema = self.resolve(expr.path)
         plain = attr.name == "externalId" if schema is None else (
             attr.type == "string" and not attr.multi_valued and not attr.sub_attributes and attr.field
@@ -298,6 +302,14 @@ class _UserResource(_Resource):
     uris = (USER_SCHEMA, ENTERPRISE_SCHEMA)
     table = "directory_person"
 
+    def __init__(self, custom_catalog: Callable[[], Catalog] | None = None) -> None:
+        # The tenant's custom attributes, read only when a filter names one.
+        self.custom_catalog = custom_catalog
+
+    def with_custom_attributes(self, custom_catalog: Callable[[], Catalog]) -> _UserResource:
+        """This resource for one tenant: its declared custom attributes can be filtered on."""
+        return _UserResource(custom_catalog)
+
     def schemas(self, uri: str | None) -> tuple[Schema, ...]:
         if uri is None:
             # Entra's legacy lookup filters on a bare "manager" (the enterprise extension's).
@@ -306,6 +318,10 @@ class _UserResource(_Resource):
 
     def compare_q(self, expr: Compare) -> Q:
         path = expr.path
+        if path.uri and custom.is_custom_schema(path.uri) and path.uri.lower() not in (u.lower() for u in self.uris):
+            if self.custom_catalog is None:
+                raise _reject(f"unsupported filter attribute {path}")
+            return custom.compare_q(custom.declared_for_filter(self.custom_catalog(), path), expr)
         attr, schema = self.resolve(path)
         if schema is None:
             return self.common_q(attr, expr)

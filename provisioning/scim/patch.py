@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioning.scim import compat, errors
+from provisioning.scim import compat, custom, errors
 from provisioning.scim.constants import MAX_PATCH_OPERATIONS, ScimType
 from provisioning.scim.filter_parser import Compare, FilterSyntaxError, Logical, PatchPath, Path, parse_patch_path
 from provisioning.scim.filters import element_matches
@@ -38,10 +38,13 @@ def _find_key(container: dict, name: str) -> str | None:
 
 
 class PatchEngine:
-    def __init__(self, schemas: dict[str | None, Schema], extension_uris: tuple[str, ...] = ()) -> None:
+    def __init__(self, schemas: dict[str | None, Schema], extension_uris: tuple[str, ...] = (),
+                 custom_extensions: bool = False) -> None:
         # schemas[None] is the core schema; other keys are extension URNs.
         self.schemas = schemas
         self.extension_uris = extension_uris
+        # Users keep custom extension attributes (provisioning.scim.custom); other resources ignore them.
+        self.custom_extensions = custom_extensions
 
     # --- path resolution -------------------------------------------------------
 
@@ -49,7 +52,7 @@ class PatchEngine:
         """None means the path names an extension we do not know: ignored (RFC 7644 §3.3)."""
         path = patch_path.path
         if path.uri and path.uri not in self.schemas and path.uri != self.core_uri:
-            return None
+            return self.custom_target(state, patch_path) if self.custom_extensions else None
         schema = self.schemas.get(path.uri) if path.uri and path.uri != self.core_uri else self.schemas[None]
         attr = schema.attr(path.attr)
         if attr is None and path.uri in (None, self.core_uri) and path.attr.lower() in COMMON:
@@ -70,6 +73,16 @@ class PatchEngine:
         if path.uri and path.uri != self.core_uri:
             container = state.setdefault(path.uri, {})
         return Target(container, attr, PatchPath(path, patch_path.filter, patch_path.filter_sub))
+
+    def custom_target(self, state: dict, patch_path: PatchPath) -> Target | None:
+        """``urn:…:User:badgeNumber``: a single-valued custom attribute, kept under its extension's URN."""
+        path = patch_path.path
+        if not custom.is_custom_schema(path.uri):
+            return None
+        if path.sub or patch_path.filter is not None:
+            raise errors.invalid_path(f"The custom attribute {path.uri}:{path.attr} has no sub-attributes.")
+        container = state.setdefault(custom.state_key(state, path.uri or ""), {})
+        return Target(container, Attr(path.attr), patch_path)
 
     @property
     def core_uri(self) -> str:
@@ -121,7 +134,10 @@ class PatchEngine:
             lowered = key.lower()
             known = any(lowered.startswith(u.lower()) for u in self.schemas if u)
             if lowered.startswith("urn:") and not known and not lowered.startswith(self.core_uri.lower()):
-                continue  # an extension we do not support: ignored
+                if self.custom_extensions and custom.is_custom_schema(key):
+                    # Entra's flag mode: full-URN custom keys in a path-less value (entra-scim.md §9).
+                    self.apply_path(state, op, key, item, True)
+                continue  # on other resources, an extension we do not support: ignored
             # Keys may be dotted ("name.givenName") or URN-qualified (Entra's
             # flag-style PATCH puts the enterprise extension's attributes here).
             self.apply_path(state, op, key, item, True)
@@ -133,18 +149,20 @@ class PatchEngine:
             patch_path = parse_patch_path(raw_path)
         except FilterSyntaxError as exc:
             raise errors.invalid_path(f"Invalid path {raw_path!r}: {exc}") from None
-        if patch_path.path.uri and not patch_path.path.attr:
+        whole_custom = self.custom_extensions and custom.is_extension_urn(raw_path)
+        if (patch_path.path.uri and not patch_path.path.attr) or whole_custom:
             # The whole extension as a path: {"path": "urn:…:enterprise:2.0:User", "value": {...}}
+            uri = raw_path if whole_custom else patch_path.path.uri
             if op == "remove":
-                if patch_path.path.uri in self.schemas:
-                    state.pop(patch_path.path.uri, None)
+                if uri in self.schemas or whole_custom:
+                    state.pop(custom.state_key(state, uri), None)
                 return
             if not isinstance(value, dict):
                 raise errors.bad_request(f"{raw_path} needs an object as its value.")
             for sub_key, sub_value in value.items():
                 # scim2-models serialises an extension object with its own "schemas": not an attribute.
                 if sub_key.lower() != "schemas":
-                    self.apply_path(state, op, f"{patch_path.path.uri}:{sub_key}", sub_value, True)
+                    self.apply_path(state, op, f"{uri}:{sub_key}", sub_value, True)
             return
         target = self.resolve(state, patch_path)
         if target is None:

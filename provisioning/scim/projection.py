@@ -65,6 +65,19 @@ class Projection:
             return self._exclude(doc)
         return doc
 
+    @staticmethod
+    def _whole_extension(doc: dict, path: Path) -> str | None:
+        """The key of the extension object ``path`` names as a whole: a known URN parses as
+        (uri, ""), a custom one (``urn:…:2.0:User``) as (``urn:…:2.0``, ``User``)."""
+        if not path.uri:
+            return None
+        if not path.attr:
+            return _key(doc, path.uri)
+        if path.sub:
+            return None
+        key = _key(doc, f"{path.uri}:{path.attr}")
+        return key if key is not None and isinstance(doc[key], dict) else None
+
     def _container(self, doc: dict, path: Path) -> dict | None:
         if path.uri in (None, USER_SCHEMA, GROUP_SCHEMA):
             return doc
@@ -75,8 +88,8 @@ class Projection:
     def _include(self, doc: dict) -> dict:
         result: dict[str, Any] = {k: v for k, v in doc.items() if k in _ALWAYS}
         for path in self.include:
-            if path.uri and not path.attr:  # the whole extension
-                key = _key(doc, path.uri)
+            if path.uri and (not path.attr or self._whole_extension(doc, path)):  # the whole extension
+                key = self._whole_extension(doc, path)
                 if key:
                     result[key] = doc[key]
                 continue
@@ -123,8 +136,8 @@ class Projection:
         for path in self.exclude:
             if path.attr.lower() in _ALWAYS and not path.uri:
                 continue
-            if path.uri and not path.attr:
-                key = _key(result, path.uri)
+            if path.uri and (not path.attr or self._whole_extension(result, path)):
+                key = self._whole_extension(result, path)
                 if key:
                     result.pop(key)
                 continue

@@ -135,3 +135,29 @@ def assertive_replace(*values: str) -> dict:
     return {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "roles", "value": [
         {"primary": False, "type": ROLE_TYPE, "display": v, "value": v} for v in values
     ]}]}
+
+
+# --- Custom extension attributes (entra-scim.md §9) ---------------------------------------
+# Entra sends each mapped custom attribute as one top-level key, urn:…:extension:<Name>:2.0:User:<attribute>,
+# and leaves that URN out of "schemas"; flag mode puts the same full-URN keys in a path-less value.
+
+CUSTOM = "urn:ietf:params:scim:schemas:extension:SpaceIQ:2.0:User"
+
+
+def create_user_custom(user_name: str, badge: str, building: str) -> dict:
+    return {**CREATE_USER, "userName": user_name, "externalId": user_name.split("@")[0],
+            "emails": [{"primary": True, "type": "work", "value": user_name}],
+            f"{CUSTOM}:badgeNumber": badge, f"{CUSTOM}:building": building}
+
+
+def custom_flag_mode_update(badge: str) -> dict:
+    return {"schemas": [PATCH_OP], "Operations": [
+        {"op": "replace", "value": {"displayName": "Dana S", f"{CUSTOM}:badgeNumber": badge}}]}
+
+
+def custom_default_mode_update(building: str) -> dict:
+    return {"schemas": [PATCH_OP], "Operations": [
+        {"op": "Add", "path": f"{CUSTOM}:building", "value": building}]}
+
+
+CUSTOM_REMOVE = {"schemas": [PATCH_OP], "Operations": [{"op": "Remove", "path": f"{CUSTOM}:building"}]}

@@ -390,3 +390,41 @@ def test_a_malformed_role_in_a_post_is_400_and_creates_nobody(scim, admin):
     assert response.json() == {"schemas": [ERROR], "status": "400", "scimType": "invalidValue",
                                "detail": "The role {'display': 'No value'} has no value."}
     assert not Person.objects.filter(user_name="mal@contoso.com").exists()
+
+
+# --- Custom extension attributes (issue 16) ------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("declared", [True, False], ids=["declared", "undeclared"])
+def test_custom_attributes_in_all_three_forms_come_back_exactly_as_sent(scim, tenant, declared):
+    from directory import services
+    from directory.audit import Actor
+
+    if declared:
+        for name in ("badgeNumber", "building"):
+            services.custom_attribute_declare(tenant=tenant, actor=Actor.system("test"), name=name)
+    body = entra.create_user_custom("dana@contoso.com", "B-4711", "HQ-7")
+    assert entra.CUSTOM not in body["schemas"]  # as Entra sends it
+    response = scim.post("/Users", body)
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert created["schemas"] == [USER_SCHEMA, entra.ENTERPRISE, entra.CUSTOM]
+    assert created[entra.CUSTOM] == {"badgeNumber": "B-4711", "building": "HQ-7"}
+    user_id = created["id"]
+    # The incremental cycle's GET shows what was sent, so Entra sends no PATCH for it.
+    got = scim.get(f"/Users/{user_id}").json()
+    assert got == created
+    # Flag mode: the full-URN key in a path-less value.
+    response = scim.patch(f"/Users/{user_id}", entra.custom_flag_mode_update("B-4712"))
+    assert response.status_code == 200, response.content
+    assert response.json()[entra.CUSTOM] == {"badgeNumber": "B-4712", "building": "HQ-7"}
+    # Default mode: Add on the path (the previous GET showed no such value: Add means Replace).
+    response = scim.patch(f"/Users/{user_id}", entra.custom_default_mode_update("HQ-8"))
+    assert response.status_code == 200, response.content
+    assert scim.get(f"/Users/{user_id}").json()[entra.CUSTOM] == {"badgeNumber": "B-4712", "building": "HQ-8"}
+    response = scim.patch(f"/Users/{user_id}", entra.CUSTOM_REMOVE)
+    assert response.json()[entra.CUSTOM] == {"badgeNumber": "B-4712"}
+    person = Person.objects.get(pk=user_id)
+    assert person.custom_attributes == {f"{entra.CUSTOM}:badgeNumber": "B-4712"}
+    assert person.version == 4
