@@ -10,7 +10,7 @@ from typing import Any
 
 from django.http import Http404
 from django.utils.cache import patch_cache_control
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 
@@ -49,6 +49,35 @@ def query_params(serializer_class: type[serializers.Serializer], request: Reques
     params = serializer_class(data=request.query_params)
     params.is_valid(raise_exception=True)
     return {name: value for name, value in params.validated_data.items() if value not in ("", None)}
+
+
+# --- What an operation answers, for the schema ----------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+# DRF's answer to bad query parameters: each one's name, with what is wrong with it.
+QUERY_ERRORS = {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}
+BAD_CURSOR = "The cursor is not one this list gave out."
+
+
+def api_responses(ok: Any, *, bad_query: bool = False, not_found: str = "") -> dict[int, Any]:
+    """``ok`` and every error status the operation can answer, as the schema documents them.
+
+    tests/api/test_api_schema_conformance.py sees each of them happen, and no other.
+    """
+    responses = {200: ok}
+    if bad_query:
+        responses[400] = OpenApiResponse(QUERY_ERRORS, "A query parameter is not valid.")
+    responses[401] = OpenApiResponse(ErrorSerializer, "No API key, or one that is not valid or has been revoked.")
+    responses[403] = OpenApiResponse(ErrorSerializer, "The API key's scope does not include this.")
+    if not_found:
+        responses[404] = OpenApiResponse(ErrorSerializer, not_found)
+    responses[429] = OpenApiResponse(ErrorSerializer, "Too many requests with this API key; Retry-After says "
+                                                      "how many seconds to wait.")
+    return responses
 
 
 # --- Serializers ---------------------------------------------------------------------------------
@@ -163,7 +192,8 @@ class DirectoryView(ApiView):
     pagination_class = StableCursorPagination
 
 
-@extend_schema(parameters=[PeopleQuery], tags=["directory"])
+@extend_schema(parameters=[PeopleQuery], tags=["directory"],
+               responses=api_responses(PersonSerializer, bad_query=True, not_found=BAD_CURSOR))
 class PeopleList(DirectoryView, generics.ListAPIView):
     """The tenant's people, in a stable order (by id); follow the next link."""
 
@@ -175,7 +205,8 @@ class PeopleList(DirectoryView, generics.ListAPIView):
         return selectors.person_list(tenant=api_tenant(self.request), status=status, **params)
 
 
-@extend_schema(tags=["directory"])
+@extend_schema(tags=["directory"],
+               responses=api_responses(PersonDetailSerializer, not_found="No person with this id in the tenant."))
 class PersonDetail(DirectoryView, generics.RetrieveAPIView):
     """One person, with their groups and every source of their role."""
 
@@ -188,7 +219,8 @@ class PersonDetail(DirectoryView, generics.RetrieveAPIView):
         return person
 
 
-@extend_schema(parameters=[GroupsQuery], tags=["directory"])
+@extend_schema(parameters=[GroupsQuery], tags=["directory"],
+               responses=api_responses(GroupSerializer, bad_query=True, not_found=BAD_CURSOR))
 class GroupsList(DirectoryView, generics.ListAPIView):
     """The tenant's groups with their member counts, in a stable order (by id)."""
 
@@ -206,7 +238,8 @@ def _group_or_404(request: Request, group_id: Any) -> Group:
     return group
 
 
-@extend_schema(tags=["directory"])
+@extend_schema(tags=["directory"],
+               responses=api_responses(GroupDetailSerializer, not_found="No group with this id in the tenant."))
 class GroupDetail(DirectoryView, generics.RetrieveAPIView):
     """One group with the first page of its members."""
 
@@ -217,7 +250,8 @@ class GroupDetail(DirectoryView, generics.RetrieveAPIView):
         return _group_or_404(self.request, self.kwargs["group_id"])
 
 
-@extend_schema(tags=["directory"])
+@extend_schema(tags=["directory"], responses=api_responses(
+    MemberSerializer, not_found=f"No group with this id in the tenant. Or: {BAD_CURSOR}"))
 class GroupMembers(DirectoryView, generics.ListAPIView):
     """A group's members, in a stable order (by id)."""
 

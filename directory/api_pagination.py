@@ -20,11 +20,12 @@ from typing import Any
 
 from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import BasePagination, CursorPagination
+from rest_framework.pagination import BasePagination, Cursor, CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from directory.selectors import as_uuid
 from spaceiq_site.postgresql.commit_order import in_commit_order
 
 PAGE_SIZE = 100
@@ -55,6 +56,14 @@ class StableCursorPagination(CursorPagination):
     page_size_query_param = LIMIT_PARAM
     max_page_size = MAX_PAGE_SIZE
     cursor_query_param = CURSOR_PARAM
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        """DRF's cursor, refused like a malformed one (404) when its position is not an id (people and groups
+        have UUIDs): the client writes the cursor, and such a position would fail in the query (a 500)."""
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None and as_uuid(cursor.position) is None:
+            raise NotFound(self.invalid_cursor_message)
+        return cursor
 
     def get_paginated_response(self, data: Any) -> Response:
         next_url = self.get_next_link()

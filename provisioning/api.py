@@ -14,7 +14,7 @@ from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from directory.api import ApiView, query_params
+from directory.api import BAD_CURSOR, ApiView, api_responses, query_params
 from directory.api_access import ReadsLogs, api_tenant
 from directory.api_pagination import EventCursorPagination
 from directory.models import AuditEvent
@@ -125,7 +125,8 @@ def _time_range(queryset: Any, field: str, params: dict[str, Any]) -> Any:
     return queryset
 
 
-@extend_schema(parameters=[AuditEventsQuery], tags=["logs"])
+@extend_schema(parameters=[AuditEventsQuery], tags=["logs"],
+               responses=api_responses(AuditEventSerializer, bad_query=True, not_found=BAD_CURSOR))
 class AuditEvents(EventListView):
     """Every audit event of the tenant, oldest first in the order they were committed.
 
@@ -139,7 +140,8 @@ class AuditEvents(EventListView):
         return audit_events_filtered(tenant=api_tenant(self.request), filters=AuditFilter(**params))
 
 
-@extend_schema(parameters=[ProvisioningRequestsQuery], tags=["logs"])
+@extend_schema(parameters=[ProvisioningRequestsQuery], tags=["logs"],
+               responses=api_responses(ProvisioningRequestSerializer, bad_query=True, not_found=BAD_CURSOR))
 class ProvisioningRequests(EventListView):
     """The SCIM request log: one entry per request an identity provider sent, never its body."""
 
@@ -157,7 +159,8 @@ class ProvisioningRequests(EventListView):
         return _time_range(queryset, "received_at", params)
 
 
-@extend_schema(parameters=[SsoSignInsQuery], tags=["logs"])
+@extend_schema(parameters=[SsoSignInsQuery], tags=["logs"],
+               responses=api_responses(SsoSignInSerializer, bad_query=True, not_found=BAD_CURSOR))
 class SsoSignIns(EventListView):
     """The single sign-on log: every sign-in, refusal and test."""
 
@@ -173,7 +176,7 @@ class SsoSignIns(EventListView):
         return _time_range(queryset, "occurred_at", params)
 
 
-@extend_schema(tags=["logs"], responses=IntegrationSerializer(many=True))
+@extend_schema(tags=["logs"], responses=api_responses(IntegrationSerializer(many=True)))
 class Integrations(ApiView):
     """The tenant's integrations (those ever activated) with their status at a glance."""
 
