@@ -26,7 +26,8 @@ urlpatterns = [
     path("v1/integrations/", provisioning_api.Integrations.as_view(), name="api-integrations"),
     path("v1/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
          name="api-schema"),
-    path("v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", authentication_classes=[],
-                                                         permission_classes=[]), name="api-docs"),
+    path("v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="directory/api_docs.html",
+                                                         authentication_classes=[], permission_classes=[]),
+         name="api-docs"),
     re_path(r"^.*$", not_found),
 ]
