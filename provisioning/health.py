@@ -4,8 +4,9 @@
 ``/readyz`` says it can do its work: PostgreSQL answers ``SELECT 1``, the
 cache takes and returns a key, the Celery broker answers a PING, and a worker
 ran the heartbeat task recently. Both answer JSON with ``Cache-Control:
-no-store``; a failed check says what failed in a few fixed words, never an
-exception's text (a URL in it could carry a password).
+no-store`` (a 503 also with ``Retry-After``, directory/unavailable.py); a
+failed check says what failed in a few fixed words, never an exception's text
+(a URL in it could carry a password).
 
 They are answered by ``HealthCheckMiddleware``, first in ``MIDDLEWARE``,
 before anything else runs, as Sentry answers ``/_health/``. A load balancer
@@ -45,6 +46,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
+
+from directory.unavailable import with_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -168,10 +171,11 @@ def readyz(request: HttpRequest) -> HttpResponse:
         logger.warning("Not ready: %s", ", ".join(
             f"{name} {result.detail}" for name, result in results.items() if not result.ok
         ))
-    return _json(200 if ok else 503, {
+    response = _json(200 if ok else 503, {
         "status": "ok" if ok else "failed",
         "checks": {name: result.as_json() for name, result in results.items()},
     })
+    return response if ok else with_retry_after(response)
 
 
 ENDPOINTS = {"/healthz": healthz, "/readyz": readyz}

@@ -75,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "directory.security_headers.ContentSecurityPolicyMiddleware",
+    # A view that meets an unreachable database answers 503 with Retry-After, not a 500.
+    "directory.unavailable.DatabaseUnavailableMiddleware",
     # Last, as django-axes requires: turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]

@@ -151,7 +151,7 @@ class ScimAuth:
                 response = self.get_response(request, *args, **kwargs)
                 _touch(token, ip, received_at)
         except (OperationalError, InterfaceError):
-            response = errors.error_response(errors.ScimError(503, "The directory is temporarily unavailable."))
+            response = errors.error_response(errors.unavailable())
         response["X-Request-ID"] = request.request_id
         self.log(request, response, token, raw, ip, received_at, started, kwargs)
         return response

@@ -7,6 +7,7 @@ import json
 from django.http import HttpResponse
 from django_scim import exceptions as scim_exceptions
 
+from directory.unavailable import RETRY_AFTER_SECONDS
 from provisioning.scim.constants import ERROR_SCHEMA, SCIM_CONTENT_TYPE, ScimType
 from provisioning.tokens import token_redact
 
@@ -60,6 +61,12 @@ def not_found(resource: str, resource_id: str) -> ScimError:
 
 def conflict(detail: str) -> ScimError:
     return ScimError(409, detail, ScimType.UNIQUENESS)
+
+
+def unavailable() -> ScimError:
+    """The database is unreachable: come back in a few seconds (directory/unavailable.py)."""
+    return ScimError(503, "The directory is temporarily unavailable.",
+                     headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def unauthorized(detail: str) -> ScimError:

@@ -139,7 +139,7 @@ class ScimViewMixin:
             return errors.error_response(errors.ScimError(413, "The request body is too large."))
         except (OperationalError, InterfaceError):
             # The database is unreachable: tell the client to come back (Entra retries 5xx).
-            return errors.error_response(errors.ScimError(503, "The directory is temporarily unavailable."))
+            return errors.error_response(errors.unavailable())
         except DatabaseError:
             return errors.error_response(errors.ScimError(500, "The request could not be completed."))
         except Exception:

@@ -17,6 +17,7 @@ from directory.models import Tenant
 from directory.security_headers import allow_form_target
 from directory.signin import NO_PASSWORD_TRIED
 from directory.sudo import sudo_mark
+from directory.unavailable import with_retry_after
 from provisioning.models import SsoAuthnRequest, SsoConfig
 from provisioning.registry import kind_get
 from provisioning.sso import services
@@ -44,9 +45,7 @@ def _refused_page(request: HttpRequest, reason_key: str, reference: str = "", st
     reason = REASONS.get(reason_key, REASONS["invalid"])
     context = {"message": FOR_PERSON[reason.person], "reference": reference}
     response = render(request, "sso/refused.html", context, status=status or reason.status)
-    if response.status_code == 503:
-        response["Retry-After"] = "30"
-    return response
+    return with_retry_after(response) if response.status_code == 503 else response
 
 
 @csrf_exempt  # a cross-site POST from the identity provider: its signature, not a CSRF token, protects it
