@@ -250,6 +250,13 @@ for _ns in ("scim", "scim-v2"):
     ROUTES[f"{_ns}:resource-types"] = Route(frozenset({"uuid"}), _resource_type_ids, scope="global", methods=("GET",))
     ROUTES[f"{_ns}:schemas"] = Route(frozenset({"uuid"}), _schema_ids, scope="global", methods=("GET",))
 
+# The admin REST API (/api/v1/): read-only, an API key of B asks for A's objects.
+ROUTES["api-person"] = Route(frozenset({"person_id"}), _people, methods=("GET",))
+ROUTES["api-group"] = Route(frozenset({"group_id"}), lambda s: [{"group_id": g.pk} for g in s.groups],
+                            methods=("GET",))
+ROUTES["api-group-members"] = Route(frozenset({"group_id"}), lambda s: [{"group_id": g.pk} for g in s.groups],
+                                    methods=("GET",))
+
 SCIM_MOUNTS = {"scim": "/scim", "scim-v2": "/scim/v2"}
 SCIM_RESOURCES = {"users": "Users", "groups": "Groups", "resource-types": "ResourceTypes", "schemas": "Schemas"}
 
@@ -282,7 +289,7 @@ def discovered_routes() -> dict[str, frozenset[str]]:
 
 
 def url_for(name: str, kwargs: dict[str, Any]) -> str:
-    namespace, route = name.split(":", 1)
+    namespace, _, route = name.rpartition(":")
     if namespace in SCIM_MOUNTS:
         # django-scim2's patterns do not reverse (lookaheads); build, then check they resolve back.
         url = f"{SCIM_MOUNTS[namespace]}/{SCIM_RESOURCES[route]}/{kwargs['uuid']}"
@@ -319,8 +326,29 @@ def _assert_no_trace_of(a: Side, response, where: str) -> None:
         assert marker not in text, f"{where} shows {marker!r} of tenant A"
 
 
-CONSOLE = sorted(name for name in ROUTES if name.split(":")[0] not in SCIM_MOUNTS)
+API_ROUTES = sorted(name for name in ROUTES if name.startswith("api-"))
+CONSOLE = sorted(name for name in ROUTES if name.split(":")[0] not in SCIM_MOUNTS and name not in API_ROUTES)
 SCIM_ROUTES = sorted(name for name in ROUTES if name.split(":")[0] in SCIM_MOUNTS)
+
+
+@pytest.mark.parametrize("name", API_ROUTES)
+def test_an_api_key_of_tenant_b_gets_nothing_of_tenant_a_on_the_api(name, world):
+    from tests.api.conftest import ApiClient, api_key_for
+
+    a, b = world
+    route = ROUTES[name]
+    b_api = ApiClient(api_key_for(b.tenant, label="B's SIEM"))
+    before = snapshot(a.tenant)
+    for kwargs in route.build(a):
+        url = url_for(name, kwargs)
+        response = b_api.get(url)
+        assert response.status_code == 404, f"GET {url} with B's key: {response.status_code}"
+        assert response["Content-Type"] == "application/json"
+        _assert_no_trace_of(a, response, f"GET {url} with B's key")
+    after = snapshot(a.tenant)
+    assert after == before, f"{name}: tenant A changed"
+    own = url_for(name, route.build(b)[-1])
+    assert b_api.get(own).status_code == 200, own
 
 
 @pytest.mark.parametrize("name", CONSOLE)
