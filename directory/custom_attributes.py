@@ -74,7 +74,7 @@ def name_check(name: Any) -> str:
 
 def schema_check(schema: Any) -> str:
     if (not isinstance(schema, str) or not _SCHEMA.fullmatch(schema) or len(schema) > SCHEMA_MAX_LENGTH
-            or schema.lower() in RESERVED_SCHEMAS):
+            or schema.lower() in RESERVED_SCHEMAS or not schema.lower().endswith(":user")):
         raise InvalidValue(
             "schema", f"{str(schema)[:80]!r} is not a custom extension URN (urn:…:2.0:User, at most "
                       f"{SCHEMA_MAX_LENGTH} characters, not the core or enterprise schema)")

@@ -224,7 +224,7 @@ def state_from_document(doc: dict) -> dict:
             attr = ENTERPRISE.attr(key[len(ENTERPRISE_SCHEMA) + 1:])
             if attr:
                 state.setdefault(ENTERPRISE_SCHEMA, {})[attr.name] = value
-        elif custom.is_custom_schema(key):
+        elif custom.is_custom_key(key):
             # Kept, never dropped: Entra's top-level urn:…:User:<attribute> keys (entra-scim.md §9),
             # with or without their URN in schemas, and extension objects.
             custom.document_key(state, key, value)
@@ -389,7 +389,7 @@ class ScimUser(ResourceMeta, scim_adapters.SCIMMixin):
         state = person_state(self.obj)
         doc: dict[str, Any] = {"schemas": [USER_SCHEMA], "id": self.id}
         enterprise = state.pop(ENTERPRISE_SCHEMA, None)
-        extensions = [key for key in state if custom.is_custom_schema(key)]
+        extensions = [key for key in state if custom.is_extension_urn(key)]
         doc.update(state)
         if include_groups:
             doc["groups"] = self.groups_list()

@@ -44,15 +44,17 @@ from provisioning.scim.filter_parser import Compare, Path
 FIELD = "custom_attributes"
 
 
-def is_custom_schema(key: Any) -> bool:
-    """Whether a document key or path URN is a custom extension's (any ``urn:`` but ours)."""
-    return isinstance(key, str) and key[:4].lower() == "urn:" and key.lower() not in RESERVED_SCHEMAS
-
-
 def is_extension_urn(key: Any) -> bool:
-    """Whether ``key`` names a whole custom extension (``urn:…:2.0:User``) rather than one of its
-    attributes (``urn:…:2.0:User:badgeNumber``): Entra's and RFC 7643's extension URNs end in ``:User``."""
-    return is_custom_schema(key) and key.lower().endswith(":user")
+    """Whether ``key`` names a custom User extension (``urn:…:2.0:User``): any ``urn:`` but the core and
+    enterprise schemas that ends in ``:User``, as Entra's and RFC 7643's extension URNs do. Other URNs
+    (another resource's schema, ``urn:example:unknown``) are ignored as before (RFC 7644 §3.3)."""
+    return (isinstance(key, str) and key[:4].lower() == "urn:" and key.lower().endswith(":user")
+            and key.lower() not in RESERVED_SCHEMAS)
+
+
+def is_custom_key(key: Any) -> bool:
+    """A custom extension, or one attribute of it (``urn:…:2.0:User:badgeNumber``)."""
+    return is_extension_urn(key) or (isinstance(key, str) and is_extension_urn(key.rpartition(":")[0]))
 
 
 def state_key(state: dict, urn: str) -> str:
@@ -75,7 +77,7 @@ def values_from_state(state: dict) -> tuple[bool, dict[str, Any]]:
 
     present, values = False, {}
     for key, extension in state.items():
-        if not is_custom_schema(key):
+        if not is_extension_urn(key):
             continue
         present = True
         if not isinstance(extension, dict):

@@ -318,7 +318,7 @@ class _UserResource(_Resource):
 
     def compare_q(self, expr: Compare) -> Q:
         path = expr.path
-        if path.uri and custom.is_custom_schema(path.uri) and path.uri.lower() not in (u.lower() for u in self.uris):
+        if path.uri and custom.is_extension_urn(path.uri) and path.uri.lower() not in (u.lower() for u in self.uris):
             if self.custom_catalog is None:
                 raise _reject(f"unsupported filter attribute {path}")
             return custom.compare_q(custom.declared_for_filter(self.custom_catalog(), path), expr)

@@ -77,7 +77,7 @@ class PatchEngine:
     def custom_target(self, state: dict, patch_path: PatchPath) -> Target | None:
         """``urn:…:User:badgeNumber``: a single-valued custom attribute, kept under its extension's URN."""
         path = patch_path.path
-        if not custom.is_custom_schema(path.uri):
+        if not custom.is_extension_urn(path.uri):
             return None
         if path.sub or patch_path.filter is not None:
             raise errors.invalid_path(f"The custom attribute {path.uri}:{path.attr} has no sub-attributes.")
@@ -134,7 +134,7 @@ class PatchEngine:
             lowered = key.lower()
             known = any(lowered.startswith(u.lower()) for u in self.schemas if u)
             if lowered.startswith("urn:") and not known and not lowered.startswith(self.core_uri.lower()):
-                if self.custom_extensions and custom.is_custom_schema(key):
+                if self.custom_extensions and custom.is_custom_key(key):
                     # Entra's flag mode: full-URN custom keys in a path-less value (entra-scim.md §9).
                     self.apply_path(state, op, key, item, True)
                 continue  # on other resources, an extension we do not support: ignored
