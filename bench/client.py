@@ -38,6 +38,7 @@ class Sample:
     queries: int | None
     server_ms: float | None
     error: str = ""
+    server_cpu_ms: float | None = None  # the application thread's CPU time (bench/wsgi.py)
 
 
 @dataclass
@@ -92,13 +93,14 @@ def kind_summary(items: list[Sample]) -> dict[str, Any]:
 
 
 class Client:
-    """A SCIM client over one persistent connection (use one per thread)."""
+    """A SCIM client over one persistent connection (use one per thread); ``accept="application/json"``
+    for the admin REST API."""
 
     def __init__(self, host: str, port: int, prefix: str, token: str, timeout: float = 60, *,
-                 count: bool = False) -> None:
+                 count: bool = False, accept: str = "application/scim+json") -> None:
         self.host, self.port, self.prefix = host, port, prefix.rstrip("/")
         self.timeout = timeout
-        self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/scim+json"}
+        self.headers = {"Authorization": f"Bearer {token}", "Accept": accept}
         if count:  # ask bench/wsgi.py for X-Query-Count and X-Server-Time-Ms
             self.headers["X-Bench-Count"] = "1"
         self.conn: http.client.HTTPConnection | None = None
@@ -152,6 +154,7 @@ def timed(recorder: Recorder, client: Client, kind: str, method: str, path: str,
         return 0, None
     queries = headers.get("x-query-count")
     server = headers.get("x-server-time-ms")
+    cpu = headers.get("x-server-cpu-ms")
     doc = None
     error = ""
     if payload:
@@ -163,5 +166,5 @@ def timed(recorder: Recorder, client: Client, kind: str, method: str, path: str,
         detail = (doc or {}).get("detail") if isinstance(doc, dict) else payload[:200]
         error = f"{method} {path} -> {status} {detail!r}"
     recorder.add(Sample(kind, status, ms, int(queries) if queries else None,
-                        float(server) if server else None, error=error))
+                        float(server) if server else None, error=error, server_cpu_ms=float(cpu) if cpu else None))
     return status, doc

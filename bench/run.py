@@ -58,6 +58,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import harness
+from bench.audit_events import TARGET_MS
+from bench.audit_events import results_cell as audit_cell
 from bench.client import Recorder
 from bench.postgres import Cluster
 from bench.replay import PHASES, Plan, Target, overall, replay
@@ -101,6 +103,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--scale-big-group", type=int, default=10_000)
     p.add_argument("--scale-repeat", type=int, default=60,
                    help="samples per operation in scale mode (p50 reported; sub-millisecond ones need many)")
+    p.add_argument("--scale-audit-events", type=int, default=1_000_000,
+                   help="scale mode's audit-events part (bench/audit_events.py): events of the polled tenant "
+                        "(0 skips the part)")
+    p.add_argument("--scale-audit-others", type=int, default=10, help="other tenants with audit events")
+    p.add_argument("--scale-audit-other-events", type=int, default=100_000, help="audit events of each other tenant")
+    p.add_argument("--scale-audit-only", action="store_true",
+                   help="scale mode: only the audit-events part (no people seeded, no SCIM measured)")
     p.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
     p.add_argument("--broker-url", default=os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/1")
     p.add_argument("--json", default=str(BENCH_DIR / "results" / "latest.json"))
@@ -112,6 +121,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.rounds < 1:
         p.error("--rounds must be at least 1")
+    if args.scale_audit_only and args.scale_audit_events < 1:
+        p.error("--scale-audit-only needs --scale-audit-events of at least 1")
     return args
 
 
@@ -212,6 +223,11 @@ def sso_cell(sso: dict[str, Any] | None) -> str:
             f" ({sso['signins']} sign-ins, c={sso['concurrency']})")
 
 
+SCALE_COLUMN = ("scale: worst lookup/single-resource ratio large/small; page of 100 ms; +100 members ms;"
+                " audit-events p95 server ms: first / middle / tail / action / since 1 day / action+since /"
+                f" since 7 days, target <= {TARGET_MS:g} ms (events in the tenant + other tenants x events)")
+
+
 RESULTS_HEADER = (
     "# Benchmark results\n\n"
     "One row per `make bench` / `make bench-scale` run (appended by bench/run.py). Figures are noisy on a\n"
@@ -224,7 +240,7 @@ RESULTS_HEADER = (
     "requests in the database the full replay had just filled. docs/benchmark.md says what the change moved.\n\n"
     "| date (UTC) | mode | machine | load | sizes | gunicorn | req/s | p99 ms | errors"
     " | stock req/s (same requests) | ours/stock | peak worker RSS MB"
-    " | scale: worst lookup/single-resource ratio large/small; page of 100 ms; +100 members ms"
+    f" | {SCALE_COLUMN}"
     f" | {SSO_COLUMN} |\n"
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
 )
@@ -249,14 +265,18 @@ def append_results_row(path: Path, result: dict[str, Any]) -> None:
                f"{result['memory']['ours']['peak_rss_mb_max']:.0f}", "-", sso_cell(result.get("sso"))]
     else:
         scale = result["scale"]
-        worst = scale["ratios"]["_worst_flat"]["ratio"]
-        large = scale["sizes"]["scale-large"]["operations"]
-        page = large["GET /Users page of 100"]["server_ms_p50"]
-        add = large["PATCH +100 members to {big}"]["server_ms_p50"]
-        sizes = f"{cfg['scale_people']} vs {cfg['scale_small']} people, {cfg['scale_groups']} groups"
+        if scale["sizes"]:
+            worst = scale["ratios"]["_worst_flat"]["ratio"]
+            large = scale["sizes"]["scale-large"]["operations"]
+            page = large["GET /Users page of 100"]["server_ms_p50"]
+            add = large["PATCH +100 members to {big}"]["server_ms_p50"]
+            people = f"{worst:.2f}x; {page} ms; {add} ms"
+            sizes = f"{cfg['scale_people']} vs {cfg['scale_small']} people, {cfg['scale_groups']} groups"
+        else:  # --scale-audit-only
+            people, sizes = "-; -; -", "audit events only"
         row = [result["date"], "scale", machine, m["load_avg_at_start"].split()[0], sizes, gun, "-", "-",
                str(result["errors"]), "-", "-", f"{result['memory']['ours']['peak_rss_mb_max']:.0f}",
-               f"{worst:.2f}x; {page} ms; {add} ms", "-"]
+               f"{people}; {audit_cell(scale.get('audit_events'))}", "-"]
     with path.open("a") as fh:
         fh.write("| " + " | ".join(row) + " |\n")
 

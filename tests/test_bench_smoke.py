@@ -87,13 +87,46 @@ def test_the_earlier_shape_without_autovacuum_still_runs(tmp_path):
     assert result["rounds"][0]["ours"]["full"]["overall"]["requests"] > 0 and "comparison" not in result
 
 
+TINY_AUDIT = ("--scale-audit-events", "2000", "--scale-audit-others", "2", "--scale-audit-other-events", "300")
+
+
+def _check_audit_events(audit: dict) -> None:
+    """The audit-events part (bench/audit_events.py) at a tiny size: every case answered, from real next links."""
+    assert audit["errors"] == 0 and audit["navigation_errors"] == []
+    seeded = audit["seeded"]
+    # 2,000 + 2 x 300 seeded events and each tenant's tenant.created; the API keys' events come after the count
+    assert seeded["seeded_tenants_rows"] == 2000 + 2 * 300 + 3 and seeded["transactions"] > 3
+    assert seeded["table_rows"] > seeded["seeded_tenants_rows"]  # the run's other tenants' events too
+    cases = audit["cases"]
+    from bench.audit_events import CASES, FIRST, MIDDLE, TAIL
+
+    assert list(cases) == CASES
+    for name, case in cases.items():
+        assert case["requests"] == audit["repeat"] and case["errors"] == 0, name
+        assert case["server_ms"]["p50"] > 0 and case["client_ms"]["max"] >= case["client_ms"]["p50"], name
+    assert cases[FIRST]["rows_per_page"] == 100 and cases[MIDDLE]["rows_per_page"] == 100
+    assert cases[TAIL]["rows_per_page"] == 0
+    assert audit["target_met"] == all(c["target_met"] for c in cases.values())
+
+
 @pytest.mark.celery
 def test_scale_mode_runs_on_tiny_tenants_without_errors(tmp_path):
     result = _run_bench(tmp_path, "--scale", "--scale-people", "300", "--scale-small", "100", "--scale-groups", "3",
-                        "--scale-big-group", "60", "--scale-repeat", "2")
+                        "--scale-big-group", "60", "--scale-repeat", "2", *TINY_AUDIT)
     assert result["errors"] == 0
     sizes = result["scale"]["sizes"]
     assert sizes["scale-large"]["people"] == 300 and sizes["scale-small"]["people"] == 100
     # 300 seeded people and the tenant's admin, 100 a page
     assert sizes["scale-large"]["operations"]["GET /Users full listing (per page)"]["pages"] == 4
     assert all(v["ratio"] is not None for v in result["scale"]["ratios"].values())
+    _check_audit_events(result["scale"]["audit_events"])
+    # Its rows in bench/RESULTS.md's shape (to a file of the test's own), and that of a --scale-audit-only run.
+    from bench.run import append_results_row
+
+    results = tmp_path / "RESULTS.md"
+    append_results_row(results, result)
+    append_results_row(results, {**result, "scale": {"sizes": {}, "ratios": {},
+                                                      "audit_events": result["scale"]["audit_events"]}})
+    both, alone = results.read_text().splitlines()[-2:]
+    assert "| 300 vs 100 people, 3 groups |" in both and "x; " in both and "(2000 events + 2 x 300)" in both
+    assert "| audit events only |" in alone and "-; -; -; " in alone and "(2000 events + 2 x 300)" in alone
