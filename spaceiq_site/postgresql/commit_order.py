@@ -23,6 +23,7 @@ reads as 0.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db import connection
@@ -79,6 +80,53 @@ def in_commit_order(queryset: QuerySet, *, after: tuple[int, int] | None) -> Que
                    output_field=BooleanField())
         )
     return queryset.order_by("commit_order", "id")
+
+
+def first_page_since(queryset: QuerySet, *, tenant_id: int, column: str, since: datetime) -> QuerySet:
+    """A first page (no cursor) of ``queryset``'s rows at or after ``since`` in ``column`` (a time), starting
+    where in commit order the first of them is. ``queryset`` must not filter on ``column`` itself.
+
+    ``in_commit_order`` reads a page by walking the ``(tenant, commit_order, id)`` index.
+    Under a plain time filter PostgreSQL either walks it from the tenant's first row,
+    passing every older row before the first match (it cannot know that commit order
+    follows time: behind a million older events 0.3 to 0.9 s, and a prepared
+    statement's generic plan takes that walk even for the last day), or reads the
+    whole range through a time index and sorts it (43,000 rows for a week, 0.1 s). So:
+
+    - one statement first reads the earliest commit order among the tenant's rows at
+      or after ``since`` from its ``(tenant, time)`` index (a cost that grows with the
+      rows in the range, not with the older ones; 0 when ``since`` is at or before
+      the tenant's oldest row), and the page starts there as from a cursor. Exact: a
+      row committed after that statement has a commit order at or above its horizon,
+      so the start is the lower of the two. ``+ 0`` keeps PostgreSQL from answering
+      ``min`` with the walk from the first row;
+    - the time filter compares with ``(SELECT since)``, a value the planner does not
+      look at, so it walks from the start (the rows there are nearly all in the range)
+      rather than sorting the range.
+
+    Not for pages after a cursor: the walk starts at the cursor anyway, and every poll
+    would pay for the whole range again.
+    """
+    if not in_use():
+        return queryset.filter(**{f"{column}__gte": since})
+    meta = queryset.model._meta
+    quote = connection.ops.quote_name
+    table, time_column = quote(meta.db_table), quote(meta.get_field(column).column)
+    tenant_column = quote(meta.get_field("tenant").column)
+    with connection.cursor() as cursor:
+        # Names from the model and this module; the tenant and the time are parameters.
+        cursor.execute(
+            f"SELECT CASE WHEN %s <= (SELECT min({time_column}) FROM {table} "  # noqa: S608
+            f"WHERE {tenant_column} = %s) THEN 0 ELSE LEAST((SELECT min({COLUMN} + 0) FROM {table} "
+            f"WHERE {tenant_column} = %s AND {time_column} >= %s), {_HORIZON}) END",
+            [since, tenant_id, tenant_id, since])
+        start = cursor.fetchone()[0]
+    return queryset.filter(
+        RawSQL(f"{table}.{time_column} >= (SELECT %s::timestamptz)", [since],  # noqa: S611
+               output_field=BooleanField()),
+        # A row comparison, as for a cursor: PostgreSQL starts the index scan there.
+        RawSQL(f"({table}.{COLUMN}, {table}.id) >= (%s, 0)", [start], output_field=BooleanField()),  # noqa: S611
+    )
 
 
 def column_add_operation(tables: list[tuple[str, str]]) -> Any:
