@@ -1,6 +1,6 @@
 from django.urls import path
 
-from provisioning.views import audit, integrations, logs, role_mapping, sso, tokens
+from provisioning.views import audit, custom_attributes, integrations, logs, role_mapping, sso, tokens
 from provisioning.views import settings as settings_views
 
 app_name = "provisioning"
@@ -16,6 +16,8 @@ urlpatterns = [
          name="integration-notifications"),
     path("settings/integrations/<slug:kind>/role-mapping/", role_mapping.integration_role_mapping,
          name="integration-role-mapping"),
+    path("settings/integrations/<slug:kind>/custom-attributes/", custom_attributes.integration_custom_attributes,
+         name="integration-custom-attributes"),
     path("settings/integrations/<slug:kind>/tokens/new/", tokens.token_generate, name="token-generate"),
     path("settings/integrations/<slug:kind>/tokens/<int:token_id>/rotate/", tokens.token_rotate, name="token-rotate"),
     path("settings/integrations/<slug:kind>/tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),

@@ -13,6 +13,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from directory import services
 from directory.console_actor import console_actor
+from directory.custom_attributes import (
+    MAX_VALUE_LENGTH,
+    custom_attributes_declared,
+    custom_attributes_shown,
+    custom_value_q,
+)
 from directory.errors import InvalidValue, LastAdminError, UniquenessConflict
 from directory.forms import PeopleFilterForm, PersonEditForm, RoleSelectForm
 from directory.models import Person, Role, Source
@@ -47,9 +53,17 @@ def people_list(request: HttpRequest) -> HttpResponse:
         tenant=request.tenant, search=(filters.get("q") or "").strip(),
         status=filters.get("status") or "", source=filters.get("source") or "",
     ).only(*_LIST_COLUMNS)
+    # The tenant's declared custom attributes: "Custom attribute" = value narrows the list.
+    custom = custom_attributes_declared(tenant=request.tenant)
+    chosen = next((a for a in custom if a.full_name == request.GET.get("attribute")), None)
+    custom_value = (request.GET.get("value") or "")[:MAX_VALUE_LENGTH]
+    if chosen is not None and custom_value.strip():
+        people = people.filter(custom_value_q(chosen, custom_value))
     page = Paginator(people, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "directory/people/list.html", {
-        "form": form, "page": page, "filtered": any(filters.values()),
+        "form": form, "page": page,
+        "filtered": any(filters.values()) or bool(chosen and custom_value.strip()),
+        "custom_attributes": custom, "custom_chosen": chosen, "custom_value": custom_value,
     })
 
 
@@ -66,6 +80,7 @@ def _detail_context(request: HttpRequest, person: Person, **extra: Any) -> dict[
         "role_sources": services.role_sources(person),
         "role_form": RoleSelectForm(initial={"role": person.console_role or ""}),
         "role_error": None,
+        "custom_attributes_shown": custom_attributes_shown(person=person),
         **extra,
     }
 

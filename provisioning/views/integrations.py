@@ -13,7 +13,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from directory.console_actor import console_actor
-from directory.models import Role, Source
+from directory.custom_attributes import (
+    DEFAULT_SCHEMA,
+    MAX_DECLARED_PER_TENANT,
+    MAX_VALUE_LENGTH,
+    custom_attributes_declared,
+    custom_attributes_received,
+)
+from directory.models import CustomAttributeType, Role, Source
 from directory.permissions import console_reader_required, tenant_admin_required
 from directory.selectors import directory_counts
 from provisioning import services
@@ -219,6 +226,13 @@ def detail_context(
         "role_mapping_form": RoleMappingForm(),
         "role_choices": Role.choices,
         "role_mapping_error": None,
+        "custom_attributes": custom_attributes_declared(tenant=request.tenant),
+        "received_custom_attributes": custom_attributes_received(tenant=request.tenant),
+        "custom_attribute_types": CustomAttributeType.choices,
+        "custom_schema_default": DEFAULT_SCHEMA,
+        "custom_attribute_form": None,
+        "custom_attribute_error": None,
+        "custom_attribute_limits": {"declared": MAX_DECLARED_PER_TENANT, "length": MAX_VALUE_LENGTH},
     }
     if "sso_form" not in extra:
         context.update(sso_panel_context(request, entry, integration))

@@ -50,6 +50,7 @@ ACCESS: dict[str, str] = {
     "provisioning:integration-deactivate": "write",
     "provisioning:integration-notifications": "write",
     "provisioning:integration-role-mapping": "write",
+    "provisioning:integration-custom-attributes": "write",
     "provisioning:token-generate": "write",
     "provisioning:token-rotate": "write",
     "provisioning:token-revoke": "write",
@@ -67,6 +68,7 @@ WRITE_DATA: dict[str, dict[str, Any]] = {
     # What an admin would post, so a 403 is not the answer to a malformed form.
     "provisioning:token-rotate": {"grace": "0"},
     "provisioning:integration-activate": {"notification_email": "it@acme.example"},
+    "provisioning:integration-custom-attributes": {"action": "add", "name": "badgeNumber", "type": "string"},
     "directory:api-key-create": {"label": "SIEM", "scope": "all"},
 }
 

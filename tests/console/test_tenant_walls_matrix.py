@@ -33,7 +33,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
-from directory.models import ApiKey, AppRoleMapping, AuditEvent, Group, Membership, Person
+from directory.models import ApiKey, AppRoleMapping, AuditEvent, CustomAttribute, Group, Membership, Person
 from provisioning.models import Integration, Notification, ScimRequest, ScimToken, SsoCertificate, SsoConfig
 from provisioning.request_log_writer import writer
 from tests.conftest import make_person
@@ -154,6 +154,7 @@ def snapshot(tenant) -> dict[str, list]:
         "notifications": sorted(map(str, Notification.objects.filter(tenant=tenant).values())),
         # The settings, not the failure-alert state (a refused sign-in at A's ACS moves A's own alert).
         "app_role_mappings": sorted(map(str, AppRoleMapping.objects.filter(tenant=tenant).values())),
+        "custom_attributes": sorted(map(str, CustomAttribute.objects.filter(tenant=tenant).values())),
         "api_keys": sorted(map(str, ApiKey.objects.filter(tenant=tenant).values())),
         "sso_configs": sorted(map(str, SsoConfig.objects.filter(integration__tenant=tenant).values(
             "id", "integration_id", "idp_entity_id", "login_url", "require_sso", "create_people"))),
@@ -219,6 +220,8 @@ ROUTES: dict[str, Route] = {
     "provisioning:integration-role-mapping": Route(frozenset({"kind"}), _kinds, scope="kind", methods=("POST",),
                                                    data={"value": ["Admin", "User"], "role": ["member", "admin"],
                                                          "new_value": "Posted-Role", "new_role": "admin"}),
+    "provisioning:integration-custom-attributes": Route(frozenset({"kind"}), _kinds, scope="kind", methods=("POST",),
+                                                        data={"action": "add", "name": "postedAttr", "type": "string"}),
     "provisioning:token-generate": Route(frozenset({"kind"}), _kinds, scope="kind", data={"label": "B's"}),
     "provisioning:integration-logs": Route(frozenset({"kind"}), _kinds, scope="kind"),
     "provisioning:token-rotate": Route(frozenset({"kind", "token_id"}), _tokens, data={"grace": "0"}),
