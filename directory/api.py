@@ -94,12 +94,14 @@ class PersonSerializer(serializers.ModelSerializer):
     updated = serializers.DateTimeField(source="last_modified")
     role = serializers.ChoiceField(choices=Role.choices)
     source = serializers.ChoiceField(choices=Source.choices)
+    custom_attributes = serializers.JSONField(
+        help_text="Custom extension attributes by full SCIM name (urn:…:User:<attribute>), each value as sent.")
 
     class Meta:
         model = Person
         fields = ["id", "user_name", "external_id", "display_name", "given_name", "family_name", "work_email",
                   "emails", "title", "department", "employee_number", "active", "role", "source", "created",
-                  "updated"]
+                  "updated", "custom_attributes"]
 
 
 class RoleSourceSerializer(serializers.Serializer):
