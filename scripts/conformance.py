@@ -46,6 +46,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/spaceiq_conformance"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"  # REDIS_URL overrides it
 TENANT_SLUG = "conformance"
+# No Date-time one: scim2-tester fills a dateTime with a random UUID string, which its own model then
+# refuses before anything is sent (tests/scim/test_scim_custom_attributes.py covers dateTime).
+CUSTOM_ATTRIBUTES = (("badgeNumber", "integer"), ("building", "string"), ("deskBooking", "boolean"))
 # Statuses that mean the server broke a MUST of RFC 7643/7644.
 FAILING = ("ERROR", "CRITICAL")
 # Checker tags excluded from the run, each with the reason. Keep this empty
@@ -289,6 +292,10 @@ def main(argv: list[str] | None = None) -> int:
         token = output[-1].strip() if output else ""
         if not token or " " in token:
             raise SystemExit(f"issue_scim_token printed no token: {output[-5:]!r}")
+        # Custom attributes of every type, so /Schemas and /ResourceTypes advertise an extension of the
+        # tenant's own and the checker writes and reads it back (issue 16).
+        for name, kind in CUSTOM_ATTRIBUTES:
+            manage(env, "declare_custom_attribute", TENANT_SLUG, name, "--type", kind)
 
         server = subprocess.Popen(  # noqa: S603 - our own interpreter and gunicorn
             [sys.executable, "-m", "gunicorn", "spaceiq_site.wsgi", "-b", f"{host}:{port}", "-w", str(args.workers),
