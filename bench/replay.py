@@ -17,6 +17,7 @@ Two flavours of the same cycle:
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -29,6 +30,11 @@ from bench.client import Client, Recorder, timed
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 USER_SCHEMAS = ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE]
+# Two custom extension attributes on every user of the full flavour, as Entra sends them: top-level
+# full-URN keys, the URN not in schemas (entra-scim.md §9). BENCH_CUSTOM_ATTRIBUTES=0 leaves them out,
+# to compare the same replay without them.
+CUSTOM = "urn:ietf:params:scim:schemas:extension:SpaceIQ:2.0:User"
+CUSTOM_ATTRIBUTES = os.environ.get("BENCH_CUSTOM_ATTRIBUTES", "1") != "0"
 GROUP_SCHEMAS = ["urn:ietf:params:scim:schemas:core:2.0:Group",
                  "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"]
 
@@ -98,10 +104,11 @@ def run_tasks(recorder: Recorder, target: Target, concurrency: int, tasks: list[
     recorder.ended = time.perf_counter()
 
 
-def user_document(i: int, label: str) -> dict[str, Any]:
+def user_document(i: int, label: str, *, custom: bool = False) -> dict[str, Any]:
     given, family = f"Given{i}", f"Family{i}"
     upn = f"user{i:06d}.{label}@contoso.example"
-    return {
+    extra = {f"{CUSTOM}:badgeNumber": f"B-{100000 + i}", f"{CUSTOM}:building": f"HQ-{i % 5}"} if custom else {}
+    return {**extra,
         "schemas": USER_SCHEMAS,
         "externalId": f"ext-{label}-{i}", "userName": upn, "active": True, "displayName": f"{given} {family}",
         "title": "Engineer", "preferredLanguage": "en-US",
@@ -154,7 +161,7 @@ def replay_phases(target: Target, plan: Plan, *, flavour: str) -> Iterator[Recor
 
     def create_user(i: int) -> Callable[[Client], None]:
         def task(client: Client) -> None:
-            doc = user_document(i, plan.label)
+            doc = user_document(i, plan.label, custom=full and CUSTOM_ATTRIBUTES)
             status, _ = timed(initial, client, "user.lookup", "GET", "/Users",
                                   params=_user_name_filter(doc["userName"]))
             if status != 200:
@@ -210,6 +217,8 @@ def replay_phases(target: Target, plan: Plan, *, flavour: str) -> Iterator[Recor
                     {"op": "Replace", "path": 'phoneNumbers[type eq "mobile"].value', "value": "+1 206 555 0199"},
                     {"op": "Add", "path": f"{ENTERPRISE}:department", "value": "Sales"},
                 ]
+                if CUSTOM_ATTRIBUTES:
+                    operations.append({"op": "Replace", "path": f"{CUSTOM}:building", "value": f"HQ-{(i + 1) % 5}"})
             else:
                 operations = [
                     {"op": "Replace", "path": "name.familyName", "value": f"Family{i}-b"},
