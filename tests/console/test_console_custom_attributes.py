@@ -178,3 +178,17 @@ def test_an_auditor_reads_the_section_without_a_form(auditor_client, scim, tenan
     response = auditor_client.post(reverse("provisioning:integration-custom-attributes", args=["azure"]),
                                    {"action": "add", "name": "x", "type": "string"})
     assert response.status_code == 403
+
+
+def test_the_provisioning_log_says_which_undeclared_attributes_were_kept(admin_client, scim, tenant):
+    from provisioning.models import ScimRequest
+    from provisioning.request_log_writer import writer
+
+    scim.post("/Users", {**entra.CREATE_USER, f"{ACME}:floor": 3})
+    writer.flush()
+    logged = ScimRequest.objects.get(method="POST")
+    note = f"kept 1 undeclared attribute: {ACME}:floor"
+    listing = admin_client.get(reverse("provisioning:integration-logs", args=["azure"])).content.decode()
+    assert f"Succeeded: <bdi>{note}</bdi>" in listing
+    page = admin_client.get(reverse("provisioning:integration-log-detail", args=["azure", logged.pk])).content.decode()
+    assert f'<p id="request-note"><strong>Note from SpaceIQ:</strong> <bdi>{note}</bdi></p>' in page
