@@ -172,8 +172,8 @@ def received_custom_attribute_get(*, tenant: Tenant, received_id: Any) -> Receiv
 def custom_attributes_shown(*, person: Person) -> list[tuple[CustomAttribute, Any]]:
     """The person's values of the tenant's attributes marked Shown in directory (None: no value)."""
     values = {k.lower(): v for k, v in (person.custom_attributes or {}).items()}
-    return [(a, values.get(a.full_name.lower())) for a in custom_attributes_declared(tenant=person.tenant)
-            if a.shown_in_directory]
+    shown = CustomAttribute.objects.filter(tenant_id=person.tenant_id, shown_in_directory=True)
+    return [(a, values.get(a.full_name.lower())) for a in shown.order_by(Lower("schema"), Lower("name"), "id")]
 
 
 def custom_value_q(attribute: CustomAttribute, text: str) -> Q:

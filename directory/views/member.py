@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from directory.custom_attributes import custom_attributes_shown
 from directory.permissions import tenant_member_required
 from directory.selectors import directory_people, directory_person_get, person_groups
 
@@ -29,6 +30,7 @@ def my_profile(request: HttpRequest) -> HttpResponse:
         raise Http404("No such person.")
     return render(request, "directory/member/my_profile.html", {
         "person": person, "groups": person_groups(tenant=request.tenant, person_id=person.pk),
+        "custom_attributes_shown": custom_attributes_shown(person=person),
     })
 
 
@@ -49,4 +51,5 @@ def directory_person(request: HttpRequest, person_id: Any) -> HttpResponse:
         raise Http404("No such person.")
     return render(request, "directory/member/colleague.html", {
         "person": person, "groups": person_groups(tenant=request.tenant, person_id=person.pk),
+        "custom_attributes_shown": custom_attributes_shown(person=person),
     })

@@ -192,3 +192,15 @@ def test_the_provisioning_log_says_which_undeclared_attributes_were_kept(admin_c
     assert f"Succeeded: <bdi>{note}</bdi>" in listing
     page = admin_client.get(reverse("provisioning:integration-log-detail", args=["azure", logged.pk])).content.decode()
     assert f'<p id="request-note"><strong>Note from SpaceIQ:</strong> <bdi>{note}</bdi></p>' in page
+
+
+def test_colleagues_see_the_attributes_shown_in_directory(client, scim, tenant, member):
+    services.custom_attribute_declare(tenant=tenant, actor=SYSTEM, name="building", shown_in_directory=True)
+    services.custom_attribute_declare(tenant=tenant, actor=SYSTEM, name="secretCode")
+    user = scim.post("/Users", {**entra.CREATE_USER, f"{SPACEIQ}:building": "HQ-7",
+                                f"{SPACEIQ}:secretCode": "hidden-value"}).json()
+    client.force_login(member)
+    html = client.get(reverse("directory:directory-person", args=[user["id"]])).content.decode()
+    assert "<dt>building</dt><dd><bdi>HQ-7</bdi></dd>" in html and "hidden-value" not in html
+    html = client.get(reverse("directory:my-profile")).content.decode()
+    assert "<dt>building</dt><dd>—</dd>" in html
