@@ -118,10 +118,10 @@ class Catalog:
         return self.declared.get(full_name.lower())
 
     def by_schema(self) -> dict[str, list[Declared]]:
-        """The declared attributes per extension URN (the spelling of the first one declared)."""
+        """The declared attributes per extension URN (the spelling of the first one), URNs in order."""
         schemas: dict[str, list[Declared]] = {}
         spelling: dict[str, str] = {}
-        for declared in self.declared.values():
+        for declared in sorted(self.declared.values(), key=lambda d: (d.schema.lower(), d.name.lower())):
             schema = spelling.setdefault(declared.schema.lower(), declared.schema)
             schemas.setdefault(schema, []).append(declared)
         return schemas
@@ -251,12 +251,11 @@ def undeclared_value_check(name: str, value: Any) -> Any:
 
 @dataclass
 class Cleaned:
-    """``values_clean``'s result: the values to store, the undeclared names seen for the first time
-    ((schema, name, JSON type of the value)), and the undeclared attributes this change set."""
+    """``values_clean``'s result: the values to store, and the undeclared names seen for the first time
+    ((schema, name, JSON type of the value))."""
 
     values: dict[str, Any]
     new_received: list[tuple[str, str, str]]
-    kept_undeclared: list[str]
 
 
 def values_structure_check(values: Any) -> None:
@@ -280,7 +279,6 @@ def values_clean(values: Mapping[str, Any], old: Mapping[str, Any], catalog: Cat
     old_lower = {k.lower(): v for k, v in old.items()}
     cleaned: dict[str, Any] = {}
     new_received: dict[str, tuple[str, str, str]] = {}
-    kept: list[str] = []
     for key, value in values.items():
         if value is None:
             continue  # null clears (RFC 7644 §3.5.2.3)
@@ -294,7 +292,6 @@ def values_clean(values: Mapping[str, Any], old: Mapping[str, Any], catalog: Cat
         if changed:
             name_check_value(key, schema, name)
             undeclared_value_check(key, value)
-            kept.append(key)
             if lowered not in catalog.received and lowered not in new_received:
                 new_received[lowered] = (schema, name, json_type(value))
         cleaned[catalog.received.get(lowered, key)] = value
@@ -303,7 +300,7 @@ def values_clean(values: Mapping[str, Any], old: Mapping[str, Any], catalog: Cat
             next(iter(new_received.values()))[1],
             f"this directory already keeps {len(catalog.received)} undeclared custom attributes (at most "
             f"{MAX_RECEIVED_PER_TENANT}): declare the ones you need, or stop sending the others")
-    return Cleaned(cleaned, list(new_received.values()), kept)
+    return Cleaned(cleaned, list(new_received.values()))
 
 
 def undeclared_changed(values: Mapping[str, Any], old: Mapping[str, Any], catalog: Catalog) -> list[str]:

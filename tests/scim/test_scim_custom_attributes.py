@@ -282,3 +282,17 @@ def test_a_request_without_custom_attributes_reads_no_catalogue(scim, declared, 
         assert scim.get(f"/Users/{user_id}").status_code == 200
         assert scim.patch(f"/Users/{user_id}", entra.DEFAULT_MODE_UPDATE).status_code == 200
     assert not [q for q in queries.captured_queries if "customattribute" in q["sql"]]
+
+
+@pytest.mark.django_db
+def test_limits_on_undeclared_names_and_their_syntax_are_clear_400s(scim, tenant, monkeypatch):
+    from directory import custom_attributes
+
+    monkeypatch.setattr(custom_attributes, "MAX_RECEIVED_PER_TENANT", 2)
+    response = scim.post("/Users", {**entra.CREATE_USER, f"{ACME}:a": "1", f"{ACME}:b": "2", f"{ACME}:c": "3"})
+    assert response.status_code == 400 and response.json()["scimType"] == "invalidValue"
+    assert "already keeps 0 undeclared custom attributes (at most 2)" in response.json()["detail"]
+    assert not ReceivedCustomAttribute.objects.exists() and not Person.objects.exists()
+    response = scim.post("/Users", {**entra.CREATE_USER, f"{ACME}:bad name": "1"})
+    assert response.status_code == 400 and f"{ACME}:bad name" in response.json()["detail"]
+    assert "is not an attribute name" in response.json()["detail"]
