@@ -35,7 +35,8 @@ PgBouncer in transaction pooling a LISTEN does not stay with the session.
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import psycopg
 from django.conf import settings
@@ -47,6 +48,7 @@ from provisioning.models import ScimToken
 from provisioning.tokens import lookup_prefix, token_digest, token_verify
 from spaceiq_site import postgresql
 
+T = TypeVar("T")
 CHANNEL = "spaceiq_scim_auth"
 # Tokens in use are a handful per tenant; the bound only stops a flood of
 # distinct valid tokens from growing a worker without limit.
@@ -59,10 +61,12 @@ class _Memory:
     def __init__(self) -> None:
         self.generation = 0  # moves on every notification and every new connection
         self.entries: dict[str, tuple[int, ScimToken]] = {}
+        self.tenant_values: dict[tuple[str, int], tuple[int, Any]] = {}
 
     def forget(self, *_: Any) -> None:
         self.generation += 1
         self.entries = {}
+        self.tenant_values = {}
 
 
 _memory = _Memory()
@@ -92,6 +96,24 @@ def cached_token_verify(raw: str) -> ScimToken | None:
         # Keyed by the digest the row holds now: after a hash-key re-key it is the current key's.
         _memory.entries[key] = (generation, token)
     return token
+
+
+def cached_tenant_value(name: str, tenant_id: int, load: Callable[[], T]) -> T:
+    """``load()``, kept per tenant like a token: forgotten on any notification of the channel. For what
+    tables with the channel's triggers hold (a tenant's custom attributes, provisioning migration 0009)."""
+    if not enabled() or connection.in_atomic_block:
+        return load()
+    generation = _listen_and_drain()
+    key = (name, tenant_id)
+    hit = _memory.tenant_values.get(key)
+    if hit is not None and hit[0] == generation:
+        return hit[1]
+    value = load()
+    if generation == _memory.generation:
+        if len(_memory.tenant_values) >= MAX_ENTRIES:
+            _memory.tenant_values = {}
+        _memory.tenant_values[key] = (generation, value)
+    return value
 
 
 def _listen_and_drain() -> int:

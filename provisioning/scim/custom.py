@@ -37,6 +37,7 @@ from django.db.models.lookups import (
 
 from directory.custom_attributes import RESERVED_SCHEMAS, Catalog, Declared, catalog_load, parse_datetime_safe
 from directory.models import CustomAttributeType
+from provisioning import token_cache
 from provisioning.scim import errors
 from provisioning.scim.constants import SCHEMA_SCHEMA
 from provisioning.scim.filter_parser import Compare, Path
@@ -64,10 +65,14 @@ def state_key(state: dict, urn: str) -> str:
 
 
 def catalog(request: Any) -> Catalog:
-    """The tenant's custom attributes, read once per request, and only by a request that needs them."""
+    """The tenant's custom attributes, for a request that needs them: kept in the process like its
+    verified tokens and forgotten when any declaration changes (provisioning.token_cache), so a sync
+    whose every user carries custom attributes reads them once, not once per write."""
     found = getattr(request, "scim_custom_catalog", None)
     if found is None:
-        found = request.scim_custom_catalog = catalog_load(tenant_id=request.tenant.pk)
+        tenant_id = request.tenant.pk
+        found = request.scim_custom_catalog = token_cache.cached_tenant_value(
+            "custom_attributes", tenant_id, lambda: catalog_load(tenant_id=tenant_id))
     return found
 
 

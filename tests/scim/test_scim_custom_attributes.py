@@ -296,3 +296,21 @@ def test_limits_on_undeclared_names_and_their_syntax_are_clear_400s(scim, tenant
     response = scim.post("/Users", {**entra.CREATE_USER, f"{ACME}:bad name": "1"})
     assert response.status_code == 400 and f"{ACME}:bad name" in response.json()["detail"]
     assert "is not an attribute name" in response.json()["detail"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_catalogue_is_read_once_per_process_and_again_after_a_declaration(scim, tenant, steady_bookkeeping):
+    """Outside a transaction (as gunicorn serves Entra) each process keeps the tenant's catalogue beside
+    its tokens (provisioning.token_cache); a declaration's trigger makes every process read it again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    declare(tenant, "badgeNumber", "integer")
+    assert scim.post("/Users", {**entra.CREATE_USER, BADGE: 1}).status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        response = scim.post("/Users", {**entra.CREATE_USER, "userName": "bob@contoso.com", BADGE: 2})
+    assert response.status_code == 201
+    assert not [q for q in queries.captured_queries if "customattribute" in q["sql"]]
+    declare(tenant, "building")  # committed: the trigger notifies every process
+    response = scim.post("/Users", {**entra.CREATE_USER, "userName": "carol@contoso.com", BUILDING: 7})
+    assert response.status_code == 400 and BUILDING in response.json()["detail"]
