@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from directory.selectors import as_uuid
-from spaceiq_site.postgresql.commit_order import in_commit_order
+from spaceiq_site.postgresql.commit_order import horizon, in_commit_order
 
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
@@ -73,6 +73,9 @@ class StableCursorPagination(CursorPagination):
         return _page_schema(schema, next_always=False)
 
 
+LAST_ID = 2**63 - 1
+
+
 def _encode(position: tuple[int, int]) -> str:
     return base64.urlsafe_b64encode(f"{position[0]}.{position[1]}".encode()).decode().rstrip("=")
 
@@ -84,7 +87,7 @@ def _decode(cursor: str) -> tuple[int, int]:
         position = (int(order), int(row))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise NotFound("Invalid cursor.") from None
-    if position[0] < 0 or position[1] < 0 or position[0] >= 2**63 or position[1] >= 2**63:
+    if position[0] < 0 or position[1] < 0 or position[0] > LAST_ID or position[1] > LAST_ID:
         raise NotFound("Invalid cursor.")
     return position
 
@@ -96,8 +99,13 @@ class EventCursorPagination(BasePagination):
         raw = request.query_params.get(CURSOR_PARAM)
         after = _decode(raw) if raw else None
         size = self._page_size(request)
-        page = list(in_commit_order(queryset, after=after)[:size])
-        if page:
+        below = horizon()
+        page = list(in_commit_order(queryset, after=after, below=below)[:size])
+        if below is not None and len(page) < size:
+            # Every event below the line after the cursor was read (only those matched the filters):
+            # the next read starts at the line, so a quiet or filtered poll never walks them again.
+            after = max(after or (0, 0), (below - 1, LAST_ID))
+        elif page:
             after = (page[-1].commit_order, page[-1].pk)
         # Nothing newer yet: the next link repeats the position (the start, on an empty list).
         self.next_url = replace_query_param(request.build_absolute_uri(), CURSOR_PARAM, _encode(after or (0, 0)))

@@ -58,21 +58,35 @@ def column_add_sql(table: str, tenant_column: str) -> list[str]:
     ]
 
 
-def in_commit_order(queryset: QuerySet, *, after: tuple[int, int] | None) -> QuerySet:
-    """``queryset`` as a poller reads it: rows settled for good, in commit order, after the cursor ``after``.
+def horizon() -> int | None:
+    """The line now: every transaction of this database below it has ended (None on SQLite).
+
+    Read in a statement of its own, before the page: every row below it is
+    already visible to the page's later snapshot, and when the page comes back
+    short, the reader has seen every row below it and may move its cursor there.
+    """
+    if not in_use():
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_HORIZON}")
+        return cursor.fetchone()[0]
+
+
+def in_commit_order(queryset: QuerySet, *, after: tuple[int, int] | None, below: int | None) -> QuerySet:
+    """``queryset`` as a poller reads it: rows below the line ``below`` (``horizon()``), in commit order,
+    after the cursor ``after``.
 
     Each row carries ``commit_order`` (the first half of its cursor; ``id`` is the second).
     """
     table = connection.ops.quote_name(queryset.model._meta.db_table)
-    if not in_use():
+    if below is None:
         queryset = queryset.annotate(commit_order=Value(0, output_field=BigIntegerField()))
         if after is not None:
             queryset = queryset.filter(id__gt=after[1])
         return queryset.order_by("id")
     # Table and column names from the model and this module; the cursor's values are parameters.
     column = RawSQL(f"{table}.{COLUMN}", [], output_field=BigIntegerField())  # noqa: S611
-    queryset = queryset.annotate(commit_order=column)
-    queryset = queryset.filter(RawSQL(f"{table}.{COLUMN} < {_HORIZON}", [], output_field=BooleanField()))  # noqa: S611
+    queryset = queryset.annotate(commit_order=column).filter(commit_order__lt=below)
     if after is not None:
         # A row comparison: PostgreSQL starts the index scan right after the cursor.
         queryset = queryset.filter(
