@@ -18,15 +18,21 @@ _INDEX = '"audit_tenant_time"'
 
 
 def _rebuild(include: str):
+    # CONCURRENTLY, outside a transaction: the audit trail keeps taking writes while a large table's
+    # index is built; the new one is built beside the old one, which is then dropped, then renamed.
     def run(apps, schema_editor):
         if schema_editor.connection.vendor != "postgresql":
             return
-        schema_editor.execute(f"DROP INDEX {_INDEX}")
-        schema_editor.execute(f'CREATE INDEX {_INDEX} ON {_TABLE} ("tenant_id", "occurred_at" DESC){include}')
+        schema_editor.execute('DROP INDEX CONCURRENTLY IF EXISTS "audit_tenant_time_rebuilt"')
+        schema_editor.execute('CREATE INDEX CONCURRENTLY "audit_tenant_time_rebuilt" ON '
+                              f'{_TABLE} ("tenant_id", "occurred_at" DESC){include}')
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY {_INDEX}")
+        schema_editor.execute(f'ALTER INDEX "audit_tenant_time_rebuilt" RENAME TO {_INDEX}')
 
     return run
 
 
 class Migration(migrations.Migration):
+    atomic = False
     dependencies = [("directory", "0009_custom_attributes")]
     operations = [migrations.RunPython(_rebuild(" INCLUDE (commit_order)"), _rebuild(""))]
