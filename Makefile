@@ -51,7 +51,8 @@ bench: install
 	REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 	$(PY) bench/run.py $(BENCH_ARGS)
 
-# Scale mode: 100,000 people and 500 groups (one of 10,000 members) against 1,000 people.
+# Scale mode: 100,000 people and 500 groups (one of 10,000 members) against 1,000 people; then the
+# admin API's audit events with 1,000,000 in the tenant and 10 x 100,000 of others (bench/audit_events.py).
 bench-scale: install
 	REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 	$(PY) bench/run.py --scale $(BENCH_ARGS)
