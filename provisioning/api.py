@@ -118,6 +118,14 @@ class EventListView(ApiView, generics.ListAPIView):
     pagination_class = EventCursorPagination
 
 
+def _integration_log(queryset: Any, params: dict[str, Any], *, time_field: str) -> Any:
+    """A log's rows with their integration, narrowed to ``integration`` (a kind) and the time range."""
+    queryset = queryset.select_related("integration")
+    if "integration" in params:
+        queryset = queryset.filter(integration__kind=params["integration"])
+    return _time_range(queryset, time_field, params)
+
+
 def _time_range(queryset: Any, field: str, params: dict[str, Any]) -> Any:
     if "since" in params:
         queryset = queryset.filter(**{f"{field}__gte": params["since"]})
@@ -156,14 +164,13 @@ class ProvisioningRequests(EventListView):
 
     def get_queryset(self) -> Any:
         params = query_params(ProvisioningRequestsQuery, self.request)
-        queryset = ScimRequest.objects.filter(tenant=api_tenant(self.request)).select_related("integration")
-        if "integration" in params:
-            queryset = queryset.filter(integration__kind=params["integration"])
+        queryset = _integration_log(ScimRequest.objects.filter(tenant=api_tenant(self.request)), params,
+                                    time_field="received_at")
         if params.get("outcome") == "failure":
-            queryset = queryset.filter(status__gte=400)
-        elif params.get("outcome") == "success":
-            queryset = queryset.filter(status__lt=400)
-        return _time_range(queryset, "received_at", params)
+            return queryset.filter(status__gte=400)
+        if params.get("outcome") == "success":
+            return queryset.filter(status__lt=400)
+        return queryset
 
 
 @extend_schema(parameters=[SsoSignInsQuery], tags=["logs"],
@@ -175,12 +182,9 @@ class SsoSignIns(EventListView):
 
     def get_queryset(self) -> Any:
         params = query_params(SsoSignInsQuery, self.request)
-        queryset = SsoSignIn.objects.filter(tenant=api_tenant(self.request)).select_related("integration")
-        if "integration" in params:
-            queryset = queryset.filter(integration__kind=params["integration"])
-        if "outcome" in params:
-            queryset = queryset.filter(outcome=params["outcome"])
-        return _time_range(queryset, "occurred_at", params)
+        queryset = _integration_log(SsoSignIn.objects.filter(tenant=api_tenant(self.request)), params,
+                                    time_field="occurred_at")
+        return queryset.filter(outcome=params["outcome"]) if "outcome" in params else queryset
 
 
 @extend_schema(tags=["logs"], responses=api_responses(IntegrationSerializer(many=True)))
