@@ -43,12 +43,17 @@ def _with_retries(write, attempts: int = 5) -> None:
             time.sleep(3)
 
 
-def main() -> None:
+def django_setup() -> None:
+    """Django set up for a seeding script run as its own process (``python bench/seed*.py``)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spaceiq_site.settings")
     import django
 
     django.setup()
+
+
+def main() -> None:
+    django_setup()
     from directory import services
     from directory.audit import Actor
     from directory.models import Person, Source, Tenant

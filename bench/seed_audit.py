@@ -193,10 +193,9 @@ def seed_rows(database_url: str, tenants: list[TenantRows], days: float, rng: ra
 
 def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spaceiq_site.settings")
-    import django
+    from bench.seed import django_setup
 
-    django.setup()
+    django_setup()
     from django.db import DatabaseError, connection
 
     from directory.audit import Actor
