@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from directory.models import AuditEvent, Tenant
 from directory.selectors import as_uuid
@@ -105,33 +107,53 @@ def audit_events_filtered(*, tenant: Tenant, filters: AuditFilter) -> QuerySet[A
     return events.order_by("-occurred_at", "-id")
 
 
-def details_summary(event: AuditEvent) -> list[str]:
-    """The event's details as short lines for the table."""
+def details_summary(event: AuditEvent) -> list[SafeString]:
+    """The event's details as short lines of HTML for the table.
+
+    The names and values in them came from an identity provider or an admin's
+    form: each sits in ``<bdi>``, isolated from the words around it, and a
+    value cut short keeps the whole of it in its ``title`` (issue 17)."""
     details = event.details or {}
-    lines: list[str] = []
+    lines: list[SafeString] = []
     for name, change in (details.get("changes") or {}).items():
         if isinstance(change, dict):
-            lines.append(f"{name}: {_short(change.get('old'))} → {_short(change.get('new'))}")
+            lines.append(format_html("<bdi>{}</bdi>: {} → {}", name, _short(change.get("old")),
+                                     _short(change.get("new"))))
     if "members" in details and isinstance(details["members"], list):
         count = len(details["members"])
-        lines.append(f"{count} member{'s' if count != 1 else ''}")
+        lines.append(format_html("{} member{}", count, "s" if count != 1 else ""))
     for key, value in details.items():
         if key in ("changes", "members"):
             continue
-        lines.append(f"{key.replace('_', ' ')}: {_short(value)}")
+        lines.append(format_html("{}: {}", key.replace("_", " "), _short(value)))
     return lines
 
 
-def _short(value: Any, limit: int = 80) -> str:
+def _short(value: Any, limit: int = 80) -> SafeString:
     if value in (None, "", [], {}):
-        return "(empty)"
+        return format_html("<bdi>{}</bdi>", "(empty)")
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return format_html("<bdi>{}</bdi>", text)
+    return format_html('<bdi title="{}">{}…</bdi>', text, text[: limit - 1])
 
 
 def _cell(value: Any) -> str:
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+# Unicode's explicit direction formatting characters (UAX #9 §2): embeddings, overrides, isolates, marks.
+_BIDI_CONTROLS = {ord(c): f"\\u{ord(c):04x}" for c in "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                  "\u2066\u2067\u2068\u2069"}
+
+
+def _json_cell(details: Any) -> str:
+    """The details as JSON, our own notation: a direction mark in a value it quotes is written as its
+    JSON escape, so it cannot turn the keys and quotes that follow it; decoded, every value is as stored.
+    (A value in a cell of its own, actor or target, stays exactly as it is: a spreadsheet shows each cell
+    on its own, so it cannot turn ours.)"""
+    return json.dumps(details, ensure_ascii=False, sort_keys=True).translate(_BIDI_CONTROLS)
 
 
 class _Echo:
@@ -158,7 +180,7 @@ def audit_csv_lines(events: QuerySet[AuditEvent]) -> Iterator[str]:
         yield writer.writerow(
             (
                 occurred_at.astimezone(UTC).isoformat(), _cell(actor), action, action_label(action), target_type,
-                target_id, _cell(target_label), _cell(json.dumps(details, ensure_ascii=False, sort_keys=True)),
+                target_id, _cell(target_label), _cell(_json_cell(details)),
                 source_ip or "", _cell(request_id),
             )
         )

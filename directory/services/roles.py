@@ -56,6 +56,13 @@ class RoleSource:
     label: str
     group_id: uuid.UUID | None = None
     at: datetime | None = None  # since when kept as the last admin
+    # ``label`` as (our words, the name in it the directory did not write, our words): a group's name,
+    # an app role's value or who granted the role, which the person page isolates (issue 17). () if none.
+    parts: tuple[str, str, str] | tuple[()] = ()
+
+    @classmethod
+    def naming(cls, role: Role, kind: str, parts: tuple[str, str, str], **kwargs: Any) -> RoleSource:
+        return cls(role, kind, "".join(parts), parts=parts, **kwargs)
 
     @property
     def through(self) -> str:
@@ -100,20 +107,20 @@ def role_sources(person: Person, *, with_keep: bool = True) -> list[RoleSource]:
                                   at=person.kept_as_last_admin_since))
     if person.console_role:
         by = person.console_role_by  # the admin who granted it (gone: None)
-        words = "Granted in the console" + (f" by {by.label}" if by else "")
-        if person.console_role_at:
-            words += f" on {_day(person.console_role_at)}"
-        sources.append(RoleSource(Role(person.console_role), "console", words))
+        when = f" on {_day(person.console_role_at)}" if person.console_role_at else ""
+        sources.append(
+            RoleSource.naming(Role(person.console_role), "console", ("Granted in the console by ", by.label, when))
+            if by else RoleSource(Role(person.console_role), "console", "Granted in the console" + when))
     groups = Group.objects.filter(memberships__person_id=person.pk, role__isnull=False).order_by("display_name")
     for group_id, name, role in groups.values_list("id", "display_name", "role"):
-        sources.append(RoleSource(Role(role), "group", f"Member of group '{name}'", group_id=group_id))
+        sources.append(RoleSource.naming(Role(role), "group", ("Member of group '", name, "'"), group_id=group_id))
     values = [v for v in (app_role_value(r) for r in person.roles or [] if isinstance(r, dict)) if v]
     if values:
         mapping = app_role_mapping(tenant_id=person.tenant_id, integration_kind=person.app_roles_kind)
         provider = person.app_roles_provider or "your identity provider"
         for value in dict.fromkeys(values):  # each value once, as first sent
-            sources.append(RoleSource(app_role_mapped(mapping, value), "app_role",
-                                      f"App role '{value}' from {provider}"))
+            sources.append(RoleSource.naming(app_role_mapped(mapping, value), "app_role",
+                                             ("App role '", value, f"' from {provider}")))
     sources.sort(key=lambda s: (-ROLE_RANK[s.role], _SOURCE_ORDER[s.kind]))
     return sources
 

@@ -108,7 +108,7 @@ def test_an_admin_maps_a_group_to_auditor_and_its_member_reads_but_changes_nothi
         expect(auditor.get_by_role("heading", name="You don't have access to this page")).to_be_visible()
         posted = auditor.evaluate(POST_FROM_THE_PAGE, url)
         assert posted["status"] == 403, f"POST {url}: {posted['status']}"
-        assert "Your role in Acme Corp is Auditor" in posted["text"], url
+        assert "Your role in <bdi>Acme Corp</bdi> is Auditor" in posted["text"], url
     context.close()
     group.refresh_from_db()
     token.refresh_from_db()

@@ -161,7 +161,7 @@ def test_an_auditor_gets_403_on_every_write_url_and_changes_nothing(name, world_
         for method in methods_of(name):
             response = _request(client, method, url, data_of(name))
             assert response.status_code == 403, f"{method} {url} as an auditor: {response.status_code}"
-            assert b"Your role in Acme Corp is Auditor" in response.content
+            assert b"Your role in <bdi>Acme Corp</bdi> is Auditor" in response.content
             assert not tokens_in(response.content) and not api_keys_in(response.content)
     after = snapshot(world_a.tenant)
     assert after == before, f"{name}: an auditor's request changed the tenant"

@@ -55,11 +55,11 @@ def test_a_member_lands_on_their_profile(member_client, provisioned_member, boss
     response = member_client.get("/", follow=True)
     assert response.redirect_chain == [(MY_PROFILE, 302)]
     html = response.content.decode()
-    assert "<title>Mo Member · SpaceIQ</title>" in html and "<h1>Mo Member</h1>" in html
+    assert "<title>\u2068Mo Member\u2069 · SpaceIQ</title>" in html and "<h1><bdi>Mo Member</bdi></h1>" in html
     for shown in ("mo.member@acme.example", "Facilities Coordinator", "Operations", "E-1042",
                   "+44 20 7946 0001", "All Staff", "Building Access"):
         assert shown in html, shown
-    assert f'<a href="{card_url(boss)}">Bea Boss</a>' in html  # the manager, by their label
+    assert f'<a href="{card_url(boss)}"><bdi>Bea Boss</bdi></a>' in html  # the manager, by their label
     assert 'aria-current="page">My profile</a>' in html and ">People directory</a>" in html
     assert ">Groups</a>" not in html and "Settings</a>" not in html  # no console entries
 
@@ -99,7 +99,7 @@ def test_the_directory_lists_the_active_people_of_the_members_tenant_only(
     assert response.status_code == 200
     html = response.content.decode()
     for person in (member, admin, boss):
-        assert f'<a href="{card_url(person)}">{person.label}</a>' in html
+        assert f'<a href="{card_url(person)}"><bdi>{person.label}</bdi></a>' in html
     assert "3 people" in html
     assert "Head of Ops" in html and "bea.boss@acme.example" in html
     assert "Gus Gone" not in html and "Olga Outsider" not in html and "globex" not in html
@@ -112,7 +112,7 @@ def test_a_colleagues_card(member_client, boss, tenant):
     response = member_client.get(card_url(boss))
     assert response.status_code == 200
     html = response.content.decode()
-    for shown in ("<h1>Bea Boss</h1>", "Head of Ops", "Operations", "mailto:bea.boss@acme.example",
+    for shown in ("<h1><bdi>Bea Boss</bdi></h1>", "Head of Ops", "Operations", "mailto:bea.boss@acme.example",
                   "+44 20 7946 0999", "Leadership"):
         assert shown in html, shown
 
@@ -141,7 +141,7 @@ def test_the_outsider_cannot_see_the_members_tenant_either(client, outsider, mem
 ])
 def test_search(member_client, provisioned_member, admin, outsider, query, found):
     html = member_client.get(DIRECTORY, {"q": query}).content.decode()
-    names = [name for name in ("Ada Admin", "Bea Boss", "Mo Member", "Olga Outsider") if f">{name}</a>" in html]
+    names = [name for name in ("Ada Admin", "Bea Boss", "Mo Member", "Olga Outsider") if f">{name}</bdi></a>" in html]
     assert names == found
     assert f'value="{query}"' in html
 
@@ -176,5 +176,5 @@ def test_a_member_opening_a_console_page_is_pointed_to_what_they_can_open(member
 
 def test_the_account_menu_names_the_person_and_links_their_profile(member_client):
     html = member_client.get(DIRECTORY).content.decode()
-    assert '<p class="menu-who">Mo Member<br><small>mo.member@acme.example</small></p>' in html
+    assert '<p class="menu-who"><bdi>Mo Member</bdi><br><small><bdi>mo.member@acme.example</bdi></small></p>' in html
     assert f'<a href="{MY_PROFILE}">My profile</a>' in html
