@@ -366,11 +366,15 @@ class ApiKey(models.Model):
     prefix = models.CharField(max_length=16, db_index=True)
     digest = models.CharField(max_length=64)
     created = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # No constraint and nothing done on delete: deleting a person (Entra's SCIM DELETE) spends no
+    # statement on API keys. The list reads them with select_related, so a deleted creator reads as None.
+    created_by = models.ForeignKey(Person, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                                   related_name="+")
     last_used_at = models.DateTimeField(null=True, blank=True)
     last_used_ip = models.GenericIPAddressField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_by = models.ForeignKey(Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revoked_by = models.ForeignKey(Person, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                                   related_name="+")
 
     class Meta:
         ordering = ["-created", "-id"]

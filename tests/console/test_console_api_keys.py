@@ -202,7 +202,7 @@ def test_the_list_shows_each_keys_details(admin_client, admin, tenant):
     html = admin_client.get(PAGE).content.decode()
     row = html.split(f'id="api-key-{key.pk}"')[1].split("</tr>")[0]
     assert "Splunk" in row and f"siq_api_{key.prefix}…" in row and "Read logs and audit events" in row
-    assert "by Ada Admin" in row and "from 203.0.113.7" in row
+    assert "by <bdi>Ada Admin</bdi>" in row and "from 203.0.113.7" in row
     assert f'aria-label="Revoke {key.display}"' in row and ">Revoke</button>" in row
     assert "Never used" in html and ">Never<" in html
 
@@ -228,7 +228,7 @@ def test_revoking_stops_the_key_and_is_audited_and_announced(admin_client, admin
     html = page.content.decode()
     assert "is revoked. Requests using it are refused from now on." in html
     revoked = html.split('id="revoked-title"')[1]
-    assert "Old SIEM" in revoked and ">Revoked</span>" in revoked and "by Ada Admin" in revoked
+    assert "Old SIEM" in revoked and ">Revoked</span>" in revoked and "by <bdi>Ada Admin</bdi>" in revoked
     assert f"Revoke {key.display}" not in html and ">Revoke</button>" not in html
 
     # Posting again (an old tab) changes nothing.
@@ -319,3 +319,13 @@ def test_creating_and_revoking_email_the_admins_without_the_key(celery_worker, s
         assert raw not in message.as_string()
     for notice in Notification.objects.filter(kind__startswith="api_key_"):
         assert notification_sent(notice.pk).sent_at is not None, notice.kind
+
+
+def test_a_key_outlives_the_person_who_made_it(admin_client, admins, tenant):
+    """Deleting a person (Entra's SCIM DELETE) spends no statement on API keys; the list says who is gone."""
+    second = admins[1]
+    services.api_key_create(tenant=tenant, label="Made by Sam", scope="logs", actor=Actor.system("test"),
+                            created_by=second)
+    services.person_delete(person=second, actor=Actor.system("test"))
+    row = admin_client.get(PAGE).content.decode()
+    assert "Made by Sam" in row and "by a removed person" in row
