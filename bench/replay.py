@@ -1,4 +1,4 @@
-"""Microsoft Entra ID's provisioning traffic, replayed over HTTP (see ../../shared/entra-scim.md §3-4).
+"""Microsoft Entra ID's provisioning traffic, replayed over HTTP.
 
 Two flavours of the same cycle:
 

@@ -2,7 +2,7 @@
 
 An identity provider sends a custom attribute as one key,
 ``urn:ietf:params:scim:schemas:extension:<Name>:2.0:User:<attribute>`` (Microsoft
-Entra ID's form; ../shared/entra-scim.md §9), or as ``<attribute>`` inside an
+Entra ID's form), or as ``<attribute>`` inside an
 object under the extension's URN. Either way a person keeps it under that full
 name, in ``Person.custom_attributes``, with the value as sent. A tenant
 *declares* the attributes it expects (``CustomAttribute``): their values are

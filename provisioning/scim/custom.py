@@ -3,7 +3,7 @@ documents, and filters on declared attributes (directory.custom_attributes holds
 
 Microsoft Entra ID sends each custom attribute as a top-level key
 ``urn:ietf:params:scim:schemas:extension:<Name>:2.0:User:<attribute>`` and
-leaves that URN out of ``schemas`` (../shared/entra-scim.md §9); other clients
+leaves that URN out of ``schemas``; other clients
 nest them in an object under the extension's URN. A User's SCIM state holds
 them the second way, one object per extension URN, as the enterprise
 extension is held.
