@@ -232,9 +232,12 @@ class GroupsList(DirectoryView, generics.ListAPIView):
         return selectors.group_list(tenant=api_tenant(self.request), **query_params(GroupsQuery, self.request))
 
 
-def _group_or_404(request: Request, group_id: Any) -> Group:
-    pk = selectors.as_uuid(group_id)
-    group = selectors.group_list(tenant=api_tenant(request)).filter(pk=pk).first() if pk else None
+def _group_or_404(request: Request, group_id: Any, *, with_member_count: bool = False) -> Group:
+    tenant, pk = api_tenant(request), selectors.as_uuid(group_id)
+    if with_member_count:  # the detail's count; the members list needs only the group
+        group = selectors.group_list(tenant=tenant).filter(pk=pk).first() if pk else None
+    else:
+        group = selectors.group_get(tenant=tenant, group_id=pk)
     if group is None:
         raise Http404("No such group.")
     return group
@@ -249,7 +252,7 @@ class GroupDetail(DirectoryView, generics.RetrieveAPIView):
     pagination_class = None
 
     def get_object(self) -> Group:
-        return _group_or_404(self.request, self.kwargs["group_id"])
+        return _group_or_404(self.request, self.kwargs["group_id"], with_member_count=True)
 
 
 @extend_schema(tags=["directory"], responses=api_responses(

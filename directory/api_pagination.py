@@ -98,7 +98,7 @@ class EventCursorPagination(BasePagination):
     def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list[Any]:
         raw = request.query_params.get(CURSOR_PARAM)
         after = _decode(raw) if raw else None
-        size = self._page_size(request)
+        size = self.page_size_of(request)
         below = horizon()
         page = list(in_commit_order(queryset, after=after, below=below)[:size])
         if below is not None and len(page) < size:
@@ -112,7 +112,7 @@ class EventCursorPagination(BasePagination):
         return page
 
     @staticmethod
-    def _page_size(request: Request) -> int:
+    def page_size_of(request: Request) -> int:
         try:
             size = int(request.query_params.get(LIMIT_PARAM, PAGE_SIZE))
         except ValueError:

@@ -66,7 +66,7 @@ class Projection:
         return doc
 
     @staticmethod
-    def _whole_extension(doc: dict, path: Path) -> str | None:
+    def whole_extension(doc: dict, path: Path) -> str | None:
         """The key of the extension object ``path`` names as a whole: a known URN parses as
         (uri, ""), a custom one (``urn:…:2.0:User``) as (``urn:…:2.0``, ``User``)."""
         if not path.uri:
@@ -88,10 +88,10 @@ class Projection:
     def _include(self, doc: dict) -> dict:
         result: dict[str, Any] = {k: v for k, v in doc.items() if k in _ALWAYS}
         for path in self.include:
-            if path.uri and (not path.attr or self._whole_extension(doc, path)):  # the whole extension
-                key = self._whole_extension(doc, path)
-                if key:
-                    result[key] = doc[key]
+            whole = self.whole_extension(doc, path)
+            if whole or (path.uri and not path.attr):  # the whole extension (present or not)
+                if whole:
+                    result[whole] = doc[whole]
                 continue
             source = self._container(doc, path)
             if source is None:
@@ -136,10 +136,10 @@ class Projection:
         for path in self.exclude:
             if path.attr.lower() in _ALWAYS and not path.uri:
                 continue
-            if path.uri and (not path.attr or self._whole_extension(result, path)):
-                key = self._whole_extension(result, path)
-                if key:
-                    result.pop(key)
+            whole = self.whole_extension(result, path)
+            if whole or (path.uri and not path.attr):  # the whole extension (present or not)
+                if whole:
+                    result.pop(whole)
                 continue
             source = self._container(result, path)
             if source is None:
