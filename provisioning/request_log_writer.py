@@ -23,6 +23,11 @@ What can be lost, and when:
 A row another statement refuses (it should never happen: every value is
 sanitised) costs only itself: the batch is retried row by row.
 
+After a batch, at most every few seconds, the writer also analyzes tables
+that a first sync has outgrown the statistics of
+(``statistics.outgrown_tables_analyze_due``): this thread is the process's
+background user of the database while a sync runs.
+
 Off (each request writes its own row) when ``SCIM_REQUEST_LOG_BATCH_MS`` is 0,
 on SQLite, and inside a transaction (the test suite's), where a row must be
 written by the connection that can see the transaction's data.
@@ -41,6 +46,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 
 from provisioning.request_log import request_log_alerts, request_log_entry, request_log_insert_many
 from spaceiq_site import postgresql
+from spaceiq_site.postgresql import statistics
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +121,7 @@ class RequestLogWriter:
                 if rows:
                     try:
                         self._write(rows)
+                        young_tables_analyze()  # before flush() returns: a caller sees its effect
                     except Exception:  # the thread must outlive any one batch
                         logger.exception("SCIM request log: %d rows not written", len(rows))
                     finally:
@@ -144,6 +151,18 @@ class RequestLogWriter:
             return
         for entry, token in built:
             request_log_alerts(entry, token)
+
+
+def young_tables_analyze() -> None:
+    """Give tables a first sync is filling fresh planner statistics (spaceiq_site.postgresql.statistics).
+
+    Here because this thread is the process's one background user of the
+    database while SCIM traffic flows, which is when tables grow.
+    """
+    try:
+        statistics.outgrown_tables_analyze_due()
+    except Exception:  # statistics are an optimisation: never worth the writer
+        logger.exception("planner statistics: the check for outgrown tables failed")
 
 
 def _built(fields: dict[str, Any]) -> tuple[Any, Any] | None:

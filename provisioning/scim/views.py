@@ -210,8 +210,9 @@ def _equality_page(model: type[Person] | type[Group], resource: Any, path: Path,
     (spaceiq_site.postgresql.reads), comparing as ``resource.to_q`` does;
     elsewhere that translation itself. An attribute unique per tenant
     (userName, a group's displayName) matches at most one row: no ORDER BY
-    and no LIMIT, which leaves PostgreSQL one plan, the unique index,
-    whatever its statistics say.
+    and no LIMIT. The unique index is then the best plan, but PostgreSQL only
+    sees so once its statistics describe the tenant's rows; on a fresh
+    database spaceiq_site.postgresql.statistics sees to that.
     """
     limit = None if equality.unique else count
     if postgresql.in_use():

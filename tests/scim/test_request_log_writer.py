@@ -176,3 +176,30 @@ def test_request_log_rows_are_built_exactly_as_before(live_token):
     assert {k: v for k, v in vars(deferred).items() if k not in skip} == {
         k: v for k, v in vars(ScimRequest.objects.get(pk=inline.pk)).items() if k not in skip
     }
+
+
+def test_a_first_syncs_lookups_get_the_unique_index_without_waiting_for_autovacuum(live_token, tenant, monkeypatch):
+    """The people table, analyzed empty by ``migrate``, grows under a sync; the writer analyzes it."""
+    from directory import services
+    from directory.audit import Actor
+    from directory.models import Person
+    from spaceiq_site.postgresql import statistics
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE directory_person")
+    services.person_bulk_create(tenant=tenant, actor=Actor.system("test"), source="scim", people=[
+        {"user_name": f"p{i}@acme.example"} for i in range(600)])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+    monkeypatch.setattr(statistics, "next_check_at", 0.0)
+    response = Client().get('/scim/Users?filter=userName eq "p7@acme.example"',
+                            HTTP_AUTHORIZATION=f"Bearer {live_token}")
+    assert response.status_code == 200 and response.json()["totalResults"] == 1
+    assert writer.flush()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [Person._meta.db_table])
+        assert cursor.fetchone()[0] >= 600
+        cursor.execute("EXPLAIN SELECT id FROM directory_person WHERE tenant_id = %s AND LOWER(user_name) = LOWER(%s)",
+                       [tenant.pk, "p7@acme.example"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "person_user_name_unique_per_tenant_ci" in plan, plan
