@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from django.db import connection, models
-from django.db.models import Field, Model
+from django.db.models import NOT_PROVIDED, Field, Model
 
 
 @functools.cache
@@ -26,15 +26,36 @@ def insert_columns(model: type[Model]) -> list[Any]:
     return [f for f in model._meta.concrete_fields if not getattr(f, "db_returning", False)]
 
 
-@functools.cache
-def insert_sql(model: type[Model]) -> str:
+@functools.lru_cache(maxsize=256)  # a model's NULL patterns in practice: a handful, and bounded anyway
+def insert_sql(model: type[Model], kept: tuple[int, ...] | None = None) -> str:
+    """The model's INSERT … RETURNING pk, of every insert column or of those at the positions ``kept``."""
     quote = connection.ops.quote_name
     columns = insert_columns(model)
+    if kept is not None:
+        columns = [columns[i] for i in kept]
     # Names from the model's own metadata; every value is a parameter.
     return (
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) "  # noqa: S608
         f"VALUES ({', '.join(['%s'] * len(columns))}) RETURNING {quote(model._meta.pk.column)}"
     )
+
+
+@functools.cache
+def null_by_default(model: type[Model]) -> tuple[bool, ...]:
+    """Per insert column: whether leaving it out of an INSERT stores NULL (no default in the database)."""
+    return tuple(f.db_default is NOT_PROVIDED and not f.primary_key for f in insert_columns(model))
+
+
+def without_nulls(model: type[Model], values: list[Any]) -> tuple[tuple[int, ...], list[Any]]:
+    """The positions and values of a row's columns that an INSERT must name: NULLs the database stores anyway go.
+
+    A SCIM user leaves most of a person's 48 columns empty. Fewer parameters
+    keep the statement within what psycopg caches the parsing of (50), and
+    send less.
+    """
+    implicit = null_by_default(model)
+    kept = tuple(i for i, value in enumerate(values) if value is not None or not implicit[i])
+    return kept, [values[i] for i in kept]
 
 
 # Field classes whose preparation for the database returns a value of these

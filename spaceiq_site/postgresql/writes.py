@@ -21,7 +21,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Model
 
 from spaceiq_site.postgresql import in_use
-from spaceiq_site.postgresql.rows import insert_columns, insert_sql, row_values
+from spaceiq_site.postgresql.rows import insert_columns, insert_sql, row_values, without_nulls
 
 M = TypeVar("M", bound=Model)
 
@@ -57,15 +57,15 @@ def insert_with_event(entry: Model, event: Model) -> None:
             instance_insert(entry)
             instance_insert(event)
         return
-    sql = _together_sql(type(entry), type(event))
-    event.pk = fetch_all(sql, row_values(entry) + row_values(event))[0][0]
+    kept, values = without_nulls(type(entry), row_values(entry))
+    event.pk = fetch_all(_together_sql(type(entry), type(event), kept), values + row_values(event))[0][0]
     _saved(entry)
     _saved(event)
 
 
-@functools.cache
-def _together_sql(model: type[Model], event_model: type[Model]) -> str:
-    first, _, _ = insert_sql(model).rpartition(" RETURNING ")
+@functools.lru_cache(maxsize=256)
+def _together_sql(model: type[Model], event_model: type[Model], kept: tuple[int, ...]) -> str:
+    first, _, _ = insert_sql(model, kept).rpartition(" RETURNING ")
     return f"WITH written AS ({first}) {insert_sql(event_model)}"
 
 

@@ -100,6 +100,36 @@ def test_a_compiled_insert_stores_what_create_would(tenant):
     assert stored.occurred_at is not None and stored.occurred_at <= expected.occurred_at  # auto_now_add applied
 
 
+
+def test_a_person_and_its_event_are_inserted_naming_only_the_columns_with_values(tenant):
+    """NULLs the database stores anyway are left out: an Entra user's INSERT stays within psycopg's
+    parse cache (50 parameters); what is stored is what ``save()`` stores."""
+    from directory.audit import Actor, audit_event_build
+    from directory.models import Person
+    from spaceiq_site.postgresql.writes import insert_with_event
+
+    values = dict(tenant=tenant, user_name="ann@contoso.com", external_id="e-1", given_name="Ann",
+                  family_name="Lee", display_name="Ann Lee", title="Engineer", department="Retail",
+                  emails=[{"value": "ann@contoso.com", "primary": True}], custom_attributes={"x:building": "HQ"})
+    mine = Person(**values)
+    event = audit_event_build(tenant=tenant, actor=Actor.system("test"), action="person.created", target_type="person",
+                              target_id=str(mine.pk), target_label=mine.user_name)
+    sent: list[int] = []
+
+    def count(execute, sql, params, many, context):
+        sent.append(len(params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        insert_with_event(mine, event)
+    assert sent and sent[0] <= 50
+    theirs = Person.objects.create(**{**values, "user_name": "bob@contoso.com"})
+    skip = {"id", "user_name", "created", "last_modified", "password"}
+    stored, expected = Person.objects.get(pk=mine.pk), Person.objects.get(pk=theirs.pk)
+    assert {f.attname: getattr(stored, f.attname) for f in Person._meta.concrete_fields if f.attname not in skip} \
+        == {f.attname: getattr(expected, f.attname) for f in Person._meta.concrete_fields if f.attname not in skip}
+    assert stored.manager_id is None and stored.middle_name is None  # left out, stored NULL
+
 def _prepared_statements_like(prefix: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", [prefix + "%"])
