@@ -99,6 +99,30 @@ def copy_insert(model: type[M], entries: list[M], *, asynchronous_commit: bool =
                     copy.write_row(row)
 
 
+
+def delete_linked(link: type[Model], owner_field: str, owner: Any, target: type[Model]) -> int:
+    """Delete ``owner``'s rows of ``link`` and the ``target`` rows their primary keys name; returns how
+    many ``target`` rows went.
+
+    ``link``'s primary key is ``target``'s (a person's record of a session,
+    keyed by the session key). One data-modifying WITH on PostgreSQL; off it,
+    two ORM deletes, in the caller's transaction either way.
+    """
+    field = link._meta.get_field(owner_field)
+    if not in_use():
+        keys = link._default_manager.filter(**{field.attname: owner}).values("pk")
+        deleted, _ = target._default_manager.filter(pk__in=keys).delete()
+        link._default_manager.filter(**{field.attname: owner}).delete()
+        return deleted
+    quote = connection.ops.quote_name
+    key, target_key = quote(link._meta.pk.column), quote(target._meta.pk.column)
+    sql = (f"WITH gone AS (DELETE FROM {quote(link._meta.db_table)} WHERE {quote(field.column)} = %s "  # noqa: S608
+           f"RETURNING {key}) DELETE FROM {quote(target._meta.db_table)} WHERE {target_key} IN "
+           f"(SELECT {key} FROM gone)")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [field.get_db_prep_value(owner, connection)])
+        return cursor.rowcount
+
 COUNTER = "version"  # bumped by every write, in SQL (``version = version + 1``), never from a value read earlier
 
 

@@ -62,9 +62,9 @@ def test_statements_per_request_kind(entra_client, tenant, django_assert_num_que
     assert [g["display"] for g in patched.json()["groups"]] == ["Engineering", "Design"]
 
     # A deactivation also ends the user's sessions (directory.services.person_sessions_end): the person,
-    # then BEGIN, the sessions and the records of them deleted, the guarded UPDATE with its event, COMMIT.
-    # One transaction, so that a stale write (nothing written) ends no session either.
-    with django_assert_num_queries(6):
+    # then BEGIN, the sessions and the records of them deleted (one statement), the guarded UPDATE with
+    # its event, COMMIT. One transaction, so that a stale write (nothing written) ends no session either.
+    with django_assert_num_queries(5):
         disabled = client.patch(f"/scim/Users/{uid}", entra.DISABLE_DEFAULT, content_type=SCIM)
     assert disabled.status_code == 200 and disabled.json()["active"] is False
     from directory.models import AuditEvent
