@@ -99,3 +99,18 @@ def test_a_process_checks_at_most_every_few_seconds(probe, monkeypatch):
     assert statistics_rows() == 0
     monkeypatch.setattr(statistics, "next_check_at", time.monotonic() - 1)
     assert "stats_probe" in statistics.outgrown_tables_analyze_due()
+
+
+def test_a_table_the_apps_role_does_not_own_is_left_alone(probe):
+    """ANALYZE would skip it with a warning in the server's log, every 2 seconds, in every process."""
+    probe(300)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP ROLE IF EXISTS stats_not_owner")
+        cursor.execute("CREATE ROLE stats_not_owner")
+        cursor.execute("SET ROLE stats_not_owner")
+        try:
+            assert "stats_probe" not in statistics.outgrown_tables_analyze()
+        finally:
+            cursor.execute("RESET ROLE")
+            cursor.execute("DROP ROLE stats_not_owner")
+    assert "stats_probe" in statistics.outgrown_tables_analyze()
