@@ -130,6 +130,21 @@ def test_a_person_and_its_event_are_inserted_naming_only_the_columns_with_values
         == {f.attname: getattr(expected, f.attname) for f in Person._meta.concrete_fields if f.attname not in skip}
     assert stored.manager_id is None and stored.middle_name is None  # left out, stored NULL
 
+
+def test_no_column_a_person_insert_may_leave_out_has_a_default_in_the_database():
+    """What ``rows.without_nulls`` rests on: a column left out is NULL only if the database has no
+    default for it, and a migration's RunSQL could add one behind the model's back."""
+    from directory.models import Person
+    from spaceiq_site.postgresql.rows import insert_columns, null_by_default
+
+    omittable = {f.column for f, implicit in zip(insert_columns(Person), null_by_default(Person), strict=True)
+                 if implicit}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                       "AND column_default IS NOT NULL", [Person._meta.db_table])
+        defaulted = {row[0] for row in cursor.fetchall()}
+    assert omittable and not omittable & defaulted
+
 def _prepared_statements_like(prefix: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", [prefix + "%"])
