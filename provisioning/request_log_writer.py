@@ -120,8 +120,8 @@ class RequestLogWriter:
                     done = self.stopping and not self.pending
                 if rows:
                     try:
-                        self._write(rows)
-                        young_tables_analyze()  # before flush() returns: a caller sees its effect
+                        if self._write(rows):
+                            young_tables_analyze()  # before flush() returns: a caller sees its effect
                     except Exception:  # the thread must outlive any one batch
                         logger.exception("SCIM request log: %d rows not written", len(rows))
                     finally:
@@ -134,7 +134,8 @@ class RequestLogWriter:
             connection.close()  # this thread's own connection
 
     @staticmethod
-    def _write(rows: list[dict[str, Any]]) -> None:
+    def _write(rows: list[dict[str, Any]]) -> bool:
+        """Write the rows; False when the database was unavailable (the rows are dropped, with a warning)."""
         close_old_connections()  # the thread's connection: its age limit, and a broken one dropped
         try:
             built = [row for fields in rows if (row := _built(fields)) is not None]
@@ -148,9 +149,10 @@ class RequestLogWriter:
         except (OperationalError, InterfaceError):
             logger.warning("SCIM request log: %d rows not written (database unavailable)", len(rows))
             connection.close()
-            return
+            return False
         for entry, token in built:
             request_log_alerts(entry, token)
+        return True
 
 
 def young_tables_analyze() -> None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.db import connections
+from django.db import connections, transaction
 
 from spaceiq_site.postgresql import in_use
 
@@ -59,7 +59,7 @@ YOUNG_ROWS = 10_000
 # 200, 600, 1,400 ... rows, so about six analyzes while a table grows to YOUNG_ROWS.
 GROWTH_ROWS = 200
 CHECK_SECONDS = 2.0
-# pg_try_advisory_lock key: one process analyzes at a time, the others skip the round.
+# pg_try_advisory_xact_lock key: one process analyzes at a time, the others skip the round.
 ANALYZE_LOCK = 0x5349_5141_4E41
 
 _OUTGROWN = """
@@ -67,7 +67,7 @@ _OUTGROWN = """
     FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
     WHERE c.reltuples < %s AND s.n_live_tup >= 2 * GREATEST(c.reltuples, 0) + %s
       AND s.schemaname = ANY (current_schemas(false))
-      AND pg_has_role(c.relowner, 'MEMBER')  -- ANALYZE skips, with a warning, a table the role does not own
+      AND pg_has_role(c.relowner, 'USAGE')  -- ANALYZE skips, with a warning, a table the role does not own
     ORDER BY 1
 """
 
@@ -85,16 +85,16 @@ def outgrown_tables_analyze(using: str = "default") -> list[str]:
     with connections[using].cursor() as cursor:
         cursor.execute(_OUTGROWN, [YOUNG_ROWS, GROWTH_ROWS])
         tables = [row[0] for row in cursor.fetchall()]
-        if not tables:
-            return []
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [ANALYZE_LOCK])
+    if not tables:
+        return []
+    # One transaction: the lock is the transaction's, released at its end whatever happens (a
+    # session lock could outlive an error, or stay behind on a pooled server connection).
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ANALYZE_LOCK])
         if not cursor.fetchone()[0]:
             return []  # another process is at it
-        try:
-            for table in tables:
-                cursor.execute(f"ANALYZE {table}")  # a regclass name PostgreSQL quoted itself
-        finally:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [ANALYZE_LOCK])
+        for table in tables:
+            cursor.execute(f"ANALYZE {table}")  # a regclass name PostgreSQL quoted itself
     return tables
 
 

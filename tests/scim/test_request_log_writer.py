@@ -107,6 +107,8 @@ def test_without_a_database_the_batch_is_dropped_with_a_warning_and_the_writer_g
         return real(entries)
 
     monkeypatch.setattr(request_log_writer, "request_log_insert_many", down_once)
+    analyses: list[int] = []  # the statistics check after a batch: not while the database is away
+    monkeypatch.setattr(request_log_writer, "young_tables_analyze", lambda: analyses.append(calls["n"]))
     with caplog.at_level(logging.WARNING, logger="provisioning.request_log_writer"):
         writer.submit(_fields(request_id="lost"))
         assert writer.flush()
@@ -114,6 +116,7 @@ def test_without_a_database_the_batch_is_dropped_with_a_warning_and_the_writer_g
         assert writer.flush()
     assert "1 rows not written (database unavailable)" in caplog.text
     assert list(ScimRequest.objects.values_list("request_id", flat=True)) == ["kept"]
+    assert analyses == [2]
 
 
 def test_with_batching_off_each_request_writes_its_own_row(live_token, settings):
