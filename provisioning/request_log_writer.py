@@ -120,7 +120,7 @@ class RequestLogWriter:
                     done = self.stopping and not self.pending
                 if rows:
                     try:
-                        if self._write(rows):
+                        if self.write_batch(rows):
                             young_tables_analyze()  # before flush() returns: a caller sees its effect
                     except Exception:  # the thread must outlive any one batch
                         logger.exception("SCIM request log: %d rows not written", len(rows))
@@ -134,7 +134,7 @@ class RequestLogWriter:
             connection.close()  # this thread's own connection
 
     @staticmethod
-    def _write(rows: list[dict[str, Any]]) -> bool:
+    def write_batch(rows: list[dict[str, Any]]) -> bool:
         """Write the rows; False when the database was unavailable (the rows are dropped, with a warning)."""
         close_old_connections()  # the thread's connection: its age limit, and a broken one dropped
         try:

@@ -40,6 +40,12 @@ _NEVER_ANALYZED = """
 """
 
 
+def analyze(cursor: Any, tables: list[str]) -> None:
+    """ANALYZE each of ``tables``: regclass names PostgreSQL quoted itself."""
+    for table in tables:
+        cursor.execute(f"ANALYZE {table}")
+
+
 def never_analyzed_tables_analyze(using: str = "default", **_: Any) -> list[str]:
     """ANALYZE every table of ``using`` without statistics; returns their names (none off PostgreSQL)."""
     if not in_use(using):
@@ -47,8 +53,7 @@ def never_analyzed_tables_analyze(using: str = "default", **_: Any) -> list[str]
     with connections[using].cursor() as cursor:
         cursor.execute(_NEVER_ANALYZED)
         tables = [row[0] for row in cursor.fetchall()]
-        for table in tables:
-            cursor.execute(f"ANALYZE {table}")  # a regclass name PostgreSQL quoted itself
+        analyze(cursor, tables)
     return tables
 
 
@@ -93,8 +98,7 @@ def outgrown_tables_analyze(using: str = "default") -> list[str]:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ANALYZE_LOCK])
         if not cursor.fetchone()[0]:
             return []  # another process is at it
-        for table in tables:
-            cursor.execute(f"ANALYZE {table}")  # a regclass name PostgreSQL quoted itself
+        analyze(cursor, tables)
     return tables
 
 
