@@ -41,6 +41,8 @@ class CertificateFacts:
 
 
 def _der_from(data: bytes) -> bytes:
+    if data[:1] == b"\x30":  # a DER SEQUENCE, the "Certificate (Raw)" .cer file: binary, nothing to strip
+        return data  # (its last byte is the signature's, and one in 43 is a whitespace byte's value)
     stripped = data.strip()
     if not stripped:
         raise CertificateError("Paste the certificate or upload its file.")

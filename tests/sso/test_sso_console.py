@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -60,6 +62,28 @@ def test_saving_sso_settings_with_a_pem_certificate(sudo_admin, entra, tenant):
     page = sudo_admin.get(response["Location"]).content.decode()
     assert entra.certificate.thumbprint in page and "Microsoft Azure Federated SSO Certificate" in page
     assert "Test single sign-on" in page
+
+
+def test_a_cer_file_whose_last_byte_reads_as_whitespace_is_read_whole():
+    """A .cer file is binary: its last byte (the signature's) is a space's or a newline's value about
+    once in 43 certificates, and stripping it cut the certificate short."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from provisioning.sso.certificates import certificate_read
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Microsoft Azure Federated SSO Certificate")])
+    now = datetime.now(UTC)
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+               .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=365)))
+    for serial in range(1, 100_000):  # ECDSA signatures differ each time: one in 43 ends on such a byte
+        der = builder.serial_number(serial).sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+        if der[-1:].isspace():
+            break
+    assert der[-1:].isspace()
+    assert certificate_read(der).thumbprint == hashlib.sha1(der, usedforsecurity=False).hexdigest().upper()
 
 
 @pytest.mark.parametrize("shape", ["base64", "der_upload", "pem_upload"])
