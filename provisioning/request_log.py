@@ -19,28 +19,42 @@ from spaceiq_site.postgresql.writes import copy_insert, instance_insert
 logger = logging.getLogger(__name__)
 
 BODY_LIMIT = 4096
-_SECRET_KEYS = ("password", "secret", "token", "authorization")
+# The attributes whose values the log never keeps: any key that contains one of these words.
+_SECRET_WORDS = ("password", "secret", "token", "authorization")
+
+
+def _names_secret(text: str) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
 
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, dict):
-        return {
-            k: ("[removed]" if any(s in str(k).lower() for s in _SECRET_KEYS) else _scrub(v))
-            for k, v in value.items()
-        }
+        return {k: ("[removed]" if _names_secret(str(k)) else _scrub(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [_scrub(v) for v in value]
     return value
 
 
 def loggable_body(body: bytes) -> str:
-    """The request body with secrets removed and its size capped."""
+    """The request body with secrets removed and its size capped.
+
+    A body in which no key can name a secret is logged as sent: in UTF-8
+    without ``\\u`` escapes, a key's text is spelled out in the body, so
+    when none of the words is there, no key holds one. Only the other bodies
+    are parsed and written again without the secrets' values.
+    """
     if not body:
         return ""
     try:
-        text = json.dumps(_scrub(json.loads(body)), ensure_ascii=False)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        text = body[:BODY_LIMIT].decode("utf-8", errors="replace")
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    if not text or "\\u" in text or _names_secret(text):
+        try:
+            text = json.dumps(_scrub(json.loads(body)), ensure_ascii=False)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            text = body[:BODY_LIMIT].decode("utf-8", errors="replace")
     text = token_redact(text)  # a token pasted into a body must not reach the log
     if len(text) > BODY_LIMIT:
         text = text[:BODY_LIMIT] + f"… [{len(text) - BODY_LIMIT} more characters]"

@@ -68,11 +68,12 @@ MIDDLEWARE = [
     "directory.security_headers.TrustedProxyClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "directory.session_middleware.ConsoleSessionMiddleware",
+    # Session, user and messages: the console's; a SCIM request skips them (directory/console_middleware.py).
+    "directory.console_middleware.ConsoleSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "directory.console_middleware.ConsoleAuthenticationMiddleware",
+    "directory.console_middleware.ConsoleMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "directory.security_headers.ContentSecurityPolicyMiddleware",
     # A view that meets an unreachable database answers 503 with Retry-After, not a 500.

@@ -63,7 +63,12 @@ def base_location(request: Any) -> str:
 
     if request is None:
         return settings.SITE_URL
-    return f"{request.scheme}://{request.get_host()}"
+    # Worked out once per request: a document holds a location per resource and group, and
+    # get_host() validates the host against ALLOWED_HOSTS each time.
+    base = getattr(request, "scim_base_location", None)
+    if base is None:
+        base = request.scim_base_location = f"{request.scheme}://{request.get_host()}"
+    return base
 
 
 def scim_url(request: Any, *parts: str) -> str:

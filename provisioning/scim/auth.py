@@ -112,13 +112,14 @@ class ScimAuth:
     def __call__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         started = time.monotonic()
         received_at = timezone.now()
-        supplied_id = request.headers.get("X-Request-ID", "")
+        # META, not request.headers: that would build a dict of every header on each request.
+        supplied_id = request.META.get("HTTP_X_REQUEST_ID", "")
         request.request_id = supplied_id if _REQUEST_ID.match(supplied_id) else uuid.uuid4().hex
         ip = client_ip(request)
         token: ScimToken | None = None
         raw = ""
         try:
-            match = _BEARER.match(request.headers.get("Authorization", ""))
+            match = _BEARER.match(request.META.get("HTTP_AUTHORIZATION", ""))
             raw = match.group(1) if match else ""
             token = cached_token_verify(raw) if raw else None
             # The throttle is consulted only once verification has failed: a

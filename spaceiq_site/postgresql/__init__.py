@@ -10,9 +10,13 @@ PostgreSQL-only feature: the demo's SQLite takes the plain ORM path.
 
 from __future__ import annotations
 
+import functools
+
 from django.db import connections
 
 
+@functools.cache
 def in_use(alias: str = "default") -> bool:
-    """Whether the database ``alias`` is PostgreSQL."""
+    """Whether the database ``alias`` is PostgreSQL (asked on every SCIM request, and a settings
+    ENGINE does not change while a process runs: answered once)."""
     return connections[alias].vendor == "postgresql"

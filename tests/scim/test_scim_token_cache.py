@@ -416,4 +416,9 @@ def test_a_scim_request_with_a_console_session_neither_reads_nor_writes_it(db, s
     assert scim.status_code == 200
     # No session was read or written: no cookie, no Vary on it.
     assert "sessionid" not in scim.cookies and "Cookie" not in scim.get("Vary", "")
-    assert client.get("/people/").status_code == 200  # the console session is untouched
+    # The console's session, user and messages middleware passed the SCIM request by
+    # (directory/console_middleware.py): none of them is even set up on it.
+    assert not any(hasattr(scim.wsgi_request, name) for name in ("session", "user", "_messages"))
+    console = client.get("/people/")
+    assert console.status_code == 200  # the console session is untouched
+    assert console.wsgi_request.user == admin and hasattr(console.wsgi_request, "_messages")
