@@ -212,7 +212,8 @@ class Group(models.Model):
 
 
 class Membership(models.Model):
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
+    # Indexed by the unique (group, person) constraint.
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships", db_index=False)
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="memberships")
     created = models.DateTimeField(auto_now_add=True)
 
