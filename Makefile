@@ -10,7 +10,7 @@ TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/spa
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 TEST_BROKER_URL ?= $(or $(CELERY_BROKER_URL),redis://127.0.0.1:6379/1)
 
-.PHONY: run test install lint conformance bench bench-scale lock clean
+.PHONY: run test install lint conformance bench bench-scale bench-instructions lock clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,12 +44,19 @@ conformance: install
 	CONFORMANCE_DATABASE_URL=$(CONFORMANCE_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) scripts/conformance.py
 
 # The Entra replay benchmark (bench/run.py): gunicorn, a Celery worker on Redis, and the
-# stock django-scim2 baseline, in three alternated rounds on a throwaway PostgreSQL cluster
+# stock django-scim2 baseline, in five alternated rounds on a throwaway PostgreSQL cluster
 # of the run's own (PostgreSQL's defaults, autovacuum on; removed at the end); medians to
-# bench/results/latest.json and a row in bench/RESULTS.md. About 5 minutes on 2 cores.
+# bench/results/latest.json and a row in bench/RESULTS.md. About 7 minutes on 2 cores.
 bench: install
 	REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# Instructions per request of each kind, ours and stock, counted by valgrind (bench/instructions.py):
+# the comparison this machine's noise cannot move. About 8 minutes; needs valgrind (installed here).
+bench-instructions: install
+	command -v valgrind >/dev/null || apt-get install -y valgrind
+	REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+	$(PY) bench/instructions.py $(BENCH_ARGS)
 
 # Scale mode: 100,000 people and 500 groups (one of 10,000 members) against 1,000 people; then the
 # admin API's audit events with 1,000,000 in the tenant and 10 x 100,000 of others (bench/audit_events.py).

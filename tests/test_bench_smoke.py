@@ -130,3 +130,20 @@ def test_scale_mode_runs_on_tiny_tenants_without_errors(tmp_path):
     both, alone = results.read_text().splitlines()[-2:]
     assert "| 300 vs 100 people, 3 groups |" in both and "x; " in both and "(2000 events + 2 x 300)" in both
     assert "| audit events only |" in alone and "-; -; -; " in alone and "(2000 events + 2 x 300)" in alone
+
+
+@pytest.mark.parametrize("server", ["ours", "stock"])
+def test_the_instruction_count_runs_each_kind_in_process(tmp_path, server):
+    """bench/instructions.py's counted process, without valgrind around it: every kind answers 2xx."""
+    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE",)}
+    for kind in ("lookup", "create", "get", "patch"):
+        url = f"{base}/bench_instructions_smoke_{server}_{os.getpid()}"
+        result = subprocess.run(
+            [sys.executable, "bench/instructions.py", "--child", server, kind, "3", "--setup", "2",
+             "--database-url", url],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+        )
+        subprocess.run([sys.executable, "-c", f"from bench import harness; harness.drop_database({url!r})"],
+                       cwd=ROOT, env=env, check=True, timeout=60)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
