@@ -19,6 +19,7 @@ from spaceiq_site.postgresql.writes import copy_insert, instance_insert
 logger = logging.getLogger(__name__)
 
 BODY_LIMIT = 4096
+NOT_LOGGED = "[not logged: not valid JSON, and it may hold a secret]"
 # The attributes whose values the log never keeps: any key that contains one of these words.
 _SECRET_WORDS = ("password", "secret", "token", "authorization")
 
@@ -42,7 +43,8 @@ def loggable_body(body: bytes) -> str:
     A body in which no key can name a secret is logged as sent: in UTF-8
     without ``\\u`` escapes, a key's text is spelled out in the body, so
     when none of the words is there, no key holds one. Only the other bodies
-    are parsed and written again without the secrets' values.
+    are parsed and written again without the secrets' values; one that does
+    not parse is logged as text only if it cannot hold a secret either.
     """
     if not body:
         return ""
@@ -55,6 +57,10 @@ def loggable_body(body: bytes) -> str:
             text = json.dumps(_scrub(json.loads(body)), ensure_ascii=False)
         except (ValueError, UnicodeDecodeError, RecursionError):
             text = body[:BODY_LIMIT].decode("utf-8", errors="replace")
+            if "\\u" in text or _names_secret(text):
+                # Not JSON (malformed, or cut at the 64 KiB the request log reads), so no key
+                # can be found whose value to remove: the text may hold a secret as it is.
+                return NOT_LOGGED
     text = token_redact(text)  # a token pasted into a body must not reach the log
     if len(text) > BODY_LIMIT:
         text = text[:BODY_LIMIT] + f"… [{len(text) - BODY_LIMIT} more characters]"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from provisioning.request_log import BODY_LIMIT, loggable_body
+from provisioning.request_log import BODY_LIMIT, NOT_LOGGED, loggable_body
 
 
 def test_a_body_that_names_no_secret_is_logged_exactly_as_sent():
@@ -28,10 +28,17 @@ def test_a_secret_word_in_a_value_alone_changes_nothing_but_the_spacing():
     assert json.loads(logged) == {"title": "Token   collector"}
 
 
-@pytest.mark.parametrize("body", [b"not json at all \xff", b'{"password": "hunter2"', b"\xff\xfe{}"])
+@pytest.mark.parametrize("body", [b"not json at all \xff", b'{"userName": "ada@acme.example"', b"\xff\xfe{}"])
 def test_a_body_that_is_not_json_is_logged_as_text(body):
     logged = loggable_body(body)
     assert logged == body[:BODY_LIMIT].decode("utf-8", errors="replace")
+
+
+@pytest.mark.parametrize("body", [b'{"userName": "ada", "password": "hunter2"', b'{"pass\\u0077ord": "hunter2",',
+                                  # cut at the 64 KiB ScimAuth reads of a body
+                                  ('{"password": "hunter2", "pad": "' + "x" * 70_000 + '"}').encode()[:64 * 1024]])
+def test_a_body_that_is_not_json_but_may_hold_a_secret_is_not_logged(body):
+    assert loggable_body(body) == NOT_LOGGED
 
 
 def test_a_scim_token_in_a_body_is_redacted_and_a_long_body_is_cut():
