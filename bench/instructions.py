@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import harness  # noqa: E402
-from bench.replay import PATCH_OP, user_document  # noqa: E402
+from bench.replay import common_patch, user_document, user_name_filter  # noqa: E402
 
 KINDS = ("lookup", "create", "get", "patch")  # the common replay's four kinds, 2,000 requests each
 SERVERS = ("ours", "stock")
@@ -129,12 +129,10 @@ def child(server: str, kind: str, count: int, database_url: str, setup: int) -> 
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     requests: dict[str, Callable[[int], tuple[int, Any]]] = {
-        "lookup": lambda i: client.request("GET", "/Users", params={"filter": f'userName eq "nobody{i}@x.example"'}),
+        "lookup": lambda i: client.request("GET", "/Users", params=user_name_filter(f"nobody{i}@x.example")),
         "create": lambda i: client.request("POST", "/Users", user_document(setup + i, "counted")),
         "get": lambda i: client.request("GET", f"/Users/{ids[i % setup]}"),
-        "patch": lambda i: client.request("PATCH", f"/Users/{ids[i % setup]}", {"schemas": [PATCH_OP], "Operations": [
-            {"op": "Replace", "path": "name.familyName", "value": f"Family{i}-b"},
-            {"op": "Replace", "path": "name.givenName", "value": f"Given{i}-b"}]}),
+        "patch": lambda i: client.request("PATCH", f"/Users/{ids[i % setup]}", common_patch(i)),
     }
     for i in range(count):
         status, doc = requests[kind](i)

@@ -122,13 +122,21 @@ def user_document(i: int, label: str, *, custom: bool = False) -> dict[str, Any]
     }
 
 
-def _user_name_filter(name: str) -> dict[str, str]:
+def user_name_filter(name: str) -> dict[str, str]:
     return {"filter": f'userName eq "{name}"'}
+
+
+def common_patch(i: int) -> dict[str, Any]:
+    """The common flavour's PATCH of user ``i``: its two names replaced (what django-scim2 can apply)."""
+    return {"schemas": [PATCH_OP], "Operations": [
+        {"op": "Replace", "path": "name.familyName", "value": f"Family{i}-b"},
+        {"op": "Replace", "path": "name.givenName", "value": f"Given{i}-b"},
+    ]}
 
 
 def _probe(recorder: Recorder) -> Callable[[Client], None]:
     def task(client: Client) -> None:
-        timed(recorder, client, "probe", "GET", "/Users", params=_user_name_filter(str(uuid.uuid4())))
+        timed(recorder, client, "probe", "GET", "/Users", params=user_name_filter(str(uuid.uuid4())))
     return task
 
 
@@ -163,7 +171,7 @@ def replay_phases(target: Target, plan: Plan, *, flavour: str) -> Iterator[Recor
         def task(client: Client) -> None:
             doc = user_document(i, plan.label, custom=full and CUSTOM_ATTRIBUTES)
             status, _ = timed(initial, client, "user.lookup", "GET", "/Users",
-                                  params=_user_name_filter(doc["userName"]))
+                                  params=user_name_filter(doc["userName"]))
             if status != 200:
                 return
             status, created = timed(initial, client, "user.create", "POST", "/Users", body=doc, expect=(201,))
@@ -210,22 +218,18 @@ def replay_phases(target: Target, plan: Plan, *, flavour: str) -> Iterator[Recor
             status, _ = timed(incremental, client, "user.get", "GET", f"/Users/{uid}")
             if status != 200:
                 return
+            body = common_patch(i)
             if full:
-                operations = [
+                body["Operations"] = [
                     {"op": "Replace", "path": "title", "value": f"Senior Engineer {i % 7}"},
                     {"op": "Replace", "path": "name.familyName", "value": f"Family{i}-b"},
                     {"op": "Replace", "path": 'phoneNumbers[type eq "mobile"].value', "value": "+1 206 555 0199"},
                     {"op": "Add", "path": f"{ENTERPRISE}:department", "value": "Sales"},
                 ]
                 if CUSTOM_ATTRIBUTES:
-                    operations.append({"op": "Replace", "path": f"{CUSTOM}:building", "value": f"HQ-{(i + 1) % 5}"})
-            else:
-                operations = [
-                    {"op": "Replace", "path": "name.familyName", "value": f"Family{i}-b"},
-                    {"op": "Replace", "path": "name.givenName", "value": f"Given{i}-b"},
-                ]
-            timed(incremental, client, "user.patch", "PATCH", f"/Users/{uid}",
-                  body={"schemas": [PATCH_OP], "Operations": operations})
+                    body["Operations"].append(
+                        {"op": "Replace", "path": f"{CUSTOM}:building", "value": f"HQ-{(i + 1) % 5}"})
+            timed(incremental, client, "user.patch", "PATCH", f"/Users/{uid}", body=body)
         return task
 
     tasks: list[Callable[[Client], None]] = []

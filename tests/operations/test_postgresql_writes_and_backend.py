@@ -146,6 +146,7 @@ def test_no_column_a_person_insert_may_leave_out_has_a_default_in_the_database()
         defaulted = {row[0] for row in cursor.fetchall()}
     assert omittable and not omittable & defaulted
 
+
 def _prepared_statements_like(prefix: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", [prefix + "%"])
