@@ -215,10 +215,12 @@ class CpuMeter:
     backends, autovacuum workers, the WAL writer, the checkpointer. The
     servers run one after the other, so the whole cluster's CPU during a
     server's phases is that server's: the work autovacuum does for it
-    included. The client's CPU, gunicorn's master and the kernel's loopback
-    work are left out: they are the same for both servers, and the
-    throughput ratio already includes them. Processes that start during a
-    measurement count from zero.
+    included. gunicorn's master and the kernel's loopback work are left
+    out: they are the same for both servers, and the throughput ratio
+    already includes them. The load generator's CPU (this process, every
+    thread) is counted apart, as ``client_s``: it shares the machine's cores
+    with the server, so it is part of what a requests-per-second figure
+    measures. Processes that start during a measurement count from zero.
     """
 
     def __init__(self, master: int, database_url: str, postgres_cpu: Callable[[], float] | None = None) -> None:
@@ -231,6 +233,7 @@ class CpuMeter:
         self.workers = 0.0
         self.backends = 0.0
         self.cluster = 0.0
+        self.client = 0.0
         self.windows: list[tuple[float, float]] = []  # each measurement's start and end, seconds since the epoch
 
     def _snapshot(self) -> tuple[dict[int, float], dict[int, float], float]:
@@ -243,8 +246,10 @@ class CpuMeter:
     def start(self) -> None:
         self._before = self._snapshot()
         self._started = time.time()
+        self._client_before = time.process_time()
 
     def stop(self) -> None:
+        self.client += time.process_time() - self._client_before
         self.windows.append((self._started, time.time()))
         workers, backends, cluster = self._snapshot()
         self.workers += sum(cpu - self._before[0].get(pid, 0.0) for pid, cpu in workers.items())
@@ -258,7 +263,7 @@ class CpuMeter:
 
     def seconds(self) -> dict[str, float]:
         return {"workers_s": round(self.workers, 3), "postgres_s": round(self.postgres, 3),
-                "postgres_backends_s": round(self.backends, 3)}
+                "postgres_backends_s": round(self.backends, 3), "client_s": round(self.client, 3)}
 
     def close(self) -> None:
         self.conn.close()

@@ -135,7 +135,7 @@ def cpu_per_request(seconds: dict[str, float], requests: int) -> dict[str, float
     workers, postgres = seconds["workers_s"] * per, seconds["postgres_s"] * per
     return {"workers_ms": round(workers, 3), "postgres_ms": round(postgres, 3),
             "postgres_backends_ms": round(seconds.get("postgres_backends_s", seconds["postgres_s"]) * per, 3),
-            "total_ms": round(workers + postgres, 3)}
+            "client_ms": round(seconds.get("client_s", 0.0) * per, 3), "total_ms": round(workers + postgres, 3)}
 
 
 def print_phase(summary: dict[str, Any]) -> None:
@@ -188,7 +188,8 @@ def print_detail(title: str, replayed: dict[str, Any]) -> None:
 def brief(replayed: dict[str, Any]) -> str:
     o, cpu = replayed["overall"], replayed["cpu_ms_per_request"]
     return (f"{o['rps']:>7.1f} req/s  p99 {o['latency_ms']['p99']:>5.1f} ms  errors {o['errors']}  server CPU "
-            f"{cpu['total_ms']:.2f} ms/req (workers {cpu['workers_ms']:.2f} + PostgreSQL {cpu['postgres_ms']:.2f})")
+            f"{cpu['total_ms']:.2f} ms/req (workers {cpu['workers_ms']:.2f} + PostgreSQL {cpu['postgres_ms']:.2f}); "
+            f"load generator {cpu['client_ms']:.2f}")
 
 
 def autovacuum_brief(actions: list[dict[str, Any]]) -> str:

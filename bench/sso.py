@@ -30,7 +30,6 @@ people the replay provisioned through SCIM are the ones who sign in:
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import sys
@@ -47,7 +46,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import harness
-from bench.client import Recorder, Sample, percentile
+from bench.client import Connection, Recorder, Sample, header_lines, percentile
 
 KIND = "sso.signin"
 COUNTED = 20  # sign-ins of the counted pass (SQL per sign-in), when counting is on
@@ -162,37 +161,21 @@ class Browser:
     reconnect on the next request, as bench/client.py's Client does."""
 
     def __init__(self, host: str, port: int, *, count: bool = False, timeout: float = 60) -> None:
-        self.host, self.port, self.timeout = host, port, timeout
-        self.headers = {"Content-Type": FORM, "Accept": "text/html",
-                        "Origin": "https://login.microsoftonline.com",
-                        "Referer": "https://login.microsoftonline.com/"}
+        headers = {"Content-Type": FORM, "Accept": "text/html",
+                   "Origin": "https://login.microsoftonline.com",
+                   "Referer": "https://login.microsoftonline.com/"}
         if count:
-            self.headers["X-Bench-Count"] = "1"
-        self.conn: http.client.HTTPConnection | None = None
+            headers["X-Bench-Count"] = "1"
+        self.headers = header_lines(headers)
+        self.conn = Connection(host, port, timeout)
 
     def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        self.conn.close()
 
     def post(self, path: str, body: bytes) -> tuple[int, dict[str, str], float]:
-        for attempt in (1, 2):
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-            started = time.perf_counter()
-            try:
-                self.conn.request("POST", path, body=body, headers=self.headers)
-                response = self.conn.getresponse()
-                response.read()
-                ms = (time.perf_counter() - started) * 1000
-                if response.will_close:
-                    self.close()
-                return response.status, {k.lower(): v for k, v in response.getheaders()}, ms
-            except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
-                self.close()  # a kept-alive connection the server closed while idle: once more
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        started = time.perf_counter()
+        status, headers, _ = self.conn.exchange("POST", path, self.headers, body)
+        return status, headers, (time.perf_counter() - started) * 1000
 
 
 def post_all(recorder: Recorder, host: str, port: int, path: str, bodies: list[bytes], concurrency: int, *,
