@@ -1,6 +1,6 @@
 """Bearer-token authentication and the request log for every SCIM request.
 
-Wraps every SCIM view's dispatch (provisioning.scim.views.ScimViewMixin), with
+Wraps every SCIM view function (provisioning.scim.views.ScimViewMixin.as_view), with
 django-scim2's decorator-style middleware contract (also its
 AUTH_CHECK_MIDDLEWARE setting). The token identifies the tenant and
 integration; the request is logged with one INSERT once the response is known,
@@ -9,6 +9,7 @@ so the log survives a broker outage.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -108,6 +109,7 @@ class ScimAuth:
 
     def __init__(self, get_response: Any) -> None:
         self.get_response = get_response
+        functools.update_wrapper(self, get_response)  # keeps the view's name and attributes (view_class)
 
     def __call__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         started = time.monotonic()

@@ -21,7 +21,6 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django_scim import exceptions as scim_exceptions
 from django_scim import views as scim_views
@@ -126,8 +125,15 @@ class ScimViewMixin:
 
     request: HttpRequest
 
-    @method_decorator(csrf_exempt)
-    @method_decorator(ScimAuth)
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        """The view function, behind the bearer token (ScimAuth) and exempt from CSRF (no cookie is used).
+
+        Wrapped once, when the URLconf is loaded: as method decorators of
+        ``dispatch`` these wrappers were built again for every request.
+        """
+        return csrf_exempt(ScimAuth(super().as_view(**initkwargs)))  # type: ignore[misc]
+
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         """Every failure becomes a SCIM error document (never HTML, never a bare 500)."""
         try:
