@@ -252,6 +252,16 @@ def test_deeply_nested_documents(scim, depth):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(("arrays", "too_deep"), [(30, False), (31, True)])
+def test_the_nesting_limit_is_exact(scim, arrays, too_deep):
+    # The object and `arrays` arrays: a value 32 levels down is allowed, one 33 levels down is not.
+    body = '{"userName": "deep@contoso.com", "title": ' + "[" * arrays + "1" + "]" * arrays + "}"
+    response = scim.post("/Users", body)
+    assert response.status_code == 400
+    assert ("nested too deeply" in response.json()["detail"]) is too_deep
+
+
+@pytest.mark.django_db
 def test_every_change_made_by_the_explicit_cases_is_audited(scim):
     alice = scim.post("/Users", entra.CREATE_USER).json()
     scim.patch(f"/Users/{alice['id']}", entra.DEFAULT_MODE_UPDATE)
