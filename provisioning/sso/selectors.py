@@ -11,6 +11,8 @@ from django.utils import timezone
 from directory.models import Person, Tenant
 from provisioning.models import Integration, SsoCertificate, SsoConfig, SsoSignIn
 from provisioning.sso.saml import IdentityProvider, ServiceProvider, service_provider
+from spaceiq_site import postgresql
+from spaceiq_site.postgresql import reads
 
 MAX_CERTIFICATES = 2
 
@@ -66,8 +68,14 @@ def person_for_name_id(*, tenant_id: int, name_id: str) -> Person | None:
 
     LOWER() on both sides is the expression of the index behind userName's uniqueness per
     tenant (person_user_name_unique_per_tenant_ci); ``iexact`` compiles to UPPER() and would
-    walk the tenant's people on every sign-in.
+    walk the tenant's people on every sign-in. On PostgreSQL it is the statement of SCIM's
+    userName lookup, built once (spaceiq_site.postgresql.reads), not a QuerySet compiled for
+    every sign-in of a morning's storm.
     """
+    if postgresql.in_use():
+        found = reads.tenant_rows_equal(Person, tenant_id=tenant_id, field="user_name", value=name_id,
+                                        case_exact=False)
+        return found[0] if found else None
     return (
         Person.objects.alias(user_name_ci=Lower("user_name"))
         .filter(tenant_id=tenant_id, user_name_ci=Lower(Value(name_id))).first()
