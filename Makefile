@@ -52,7 +52,7 @@ bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 # Instructions per request of each kind, ours and stock, counted by valgrind (bench/instructions.py):
-# the comparison this machine's noise cannot move. About 8 minutes; needs valgrind (installed here).
+# the comparison this machine's noise cannot move. About 3 minutes; needs valgrind (installed here).
 bench-instructions: install
 	command -v valgrind >/dev/null || apt-get install -y valgrind
 	REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \

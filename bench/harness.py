@@ -265,6 +265,15 @@ class CpuMeter:
         return {"workers_s": round(self.workers, 3), "postgres_s": round(self.postgres, 3),
                 "postgres_backends_s": round(self.backends, 3), "client_s": round(self.client, 3)}
 
+    def per_request(self, requests: int) -> dict[str, float]:
+        """Milliseconds per request: gunicorn workers, PostgreSQL (the whole cluster when known), its
+        database's backends, their total, and the load generator."""
+        per = 1000 / requests if requests else 0.0
+        workers, postgres = self.workers * per, self.postgres * per
+        return {"workers_ms": round(workers, 3), "postgres_ms": round(postgres, 3),
+                "postgres_backends_ms": round(self.backends * per, 3), "client_ms": round(self.client * per, 3),
+                "total_ms": round(workers + postgres, 3)}
+
     def close(self) -> None:
         self.conn.close()
 

@@ -218,17 +218,18 @@ def replay_phases(target: Target, plan: Plan, *, flavour: str) -> Iterator[Recor
             status, _ = timed(incremental, client, "user.get", "GET", f"/Users/{uid}")
             if status != 200:
                 return
-            body = common_patch(i)
             if full:
-                body["Operations"] = [
+                operations = [
                     {"op": "Replace", "path": "title", "value": f"Senior Engineer {i % 7}"},
                     {"op": "Replace", "path": "name.familyName", "value": f"Family{i}-b"},
                     {"op": "Replace", "path": 'phoneNumbers[type eq "mobile"].value', "value": "+1 206 555 0199"},
                     {"op": "Add", "path": f"{ENTERPRISE}:department", "value": "Sales"},
                 ]
                 if CUSTOM_ATTRIBUTES:
-                    body["Operations"].append(
-                        {"op": "Replace", "path": f"{CUSTOM}:building", "value": f"HQ-{(i + 1) % 5}"})
+                    operations.append({"op": "Replace", "path": f"{CUSTOM}:building", "value": f"HQ-{(i + 1) % 5}"})
+                body = {"schemas": [PATCH_OP], "Operations": operations}
+            else:
+                body = common_patch(i)
             timed(incremental, client, "user.patch", "PATCH", f"/Users/{uid}", body=body)
         return task
 

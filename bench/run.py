@@ -129,15 +129,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # --- reporting ------------------------------------------------------------------------
 
 
-def cpu_per_request(seconds: dict[str, float], requests: int) -> dict[str, float]:
-    """Milliseconds per request: gunicorn workers, PostgreSQL (the whole cluster), and its database's backends."""
-    per = 1000 / requests if requests else 0.0
-    workers, postgres = seconds["workers_s"] * per, seconds["postgres_s"] * per
-    return {"workers_ms": round(workers, 3), "postgres_ms": round(postgres, 3),
-            "postgres_backends_ms": round(seconds.get("postgres_backends_s", seconds["postgres_s"]) * per, 3),
-            "client_ms": round(seconds.get("client_s", 0.0) * per, 3), "total_ms": round(workers + postgres, 3)}
-
-
 def print_phase(summary: dict[str, Any]) -> None:
     lat = summary["latency_ms"]
     print(f"  {summary['phase']:<15} {summary['requests']:>6} req {summary['seconds']:>7.2f} s "
@@ -173,7 +164,7 @@ def summarize(recorders: list[Recorder], counted: list[Recorder] | None, meter: 
             for name in COUNTED_FIELDS:
                 figures[name] = counts.get(kind, {}).get(name)
     return {"phases": phases, "overall": total, "cpu_s": meter.seconds(),
-            "cpu_ms_per_request": cpu_per_request(meter.seconds(), total["requests"]),
+            "cpu_ms_per_request": meter.per_request(total["requests"]),
             "windows": meter.windows}
 
 

@@ -269,9 +269,7 @@ def run_storm(storm: Storm) -> dict[str, Any]:
     meter = harness.CpuMeter(storm.master_pid, storm.database_url, storm.postgres_cpu)
     try:
         meter.start()
-        client_cpu = time.process_time()
         post_all(recorder, "127.0.0.1", storm.port, path, bodies[counted:], storm.concurrency)
-        client_cpu = time.process_time() - client_cpu
         meter.stop()
     finally:
         meter.close()
@@ -288,11 +286,7 @@ def run_storm(storm: Storm) -> dict[str, Any]:
     summary = recorder.summary()
     summary.pop("kinds")
     n = summary["requests"]
-    per = 1000 / n if n else 0.0
-    cpu = {"workers_ms": round(meter.workers * per, 3), "postgres_ms": round(meter.postgres * per, 3),
-           "postgres_backends_ms": round(meter.backends * per, 3)}
-    cpu["total_ms"] = round(cpu["workers_ms"] + cpu["postgres_ms"], 3)
-    cpu["client_ms"] = round(client_cpu * per, 3)
+    cpu = meter.per_request(n)
     counts = [s.queries for s in counted_recorder.samples if s.queries is not None]
     server = [s.server_ms for s in counted_recorder.samples if s.server_ms is not None]
     counted_errors = [s for s in counted_recorder.samples if s.error]
